@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { VERSION } from './core/version.js';
+import { action, readConfig, reportAndExit, writeJson } from './cli/io.js';
+import { solveLazy } from './theory/lazy.js';
+import { kernelsResult } from './theory/report.js';
+
+/** The `dmft` command line of shared/INTERFACE.md. Results go to stdout or --out; messages to stderr. */
+const program = new Command()
+  .name('dmft')
+  .description('DMFT of feature learning in wide neural networks: theory curves and finite-width simulations')
+  .version(VERSION)
+  .showHelpAfterError()
+  .exitOverride();
+
+program
+  .command('lazy')
+  .description('static-NTK (lazy, gamma0 -> 0) learning curves of CONFIG')
+  .argument('<config>', 'config JSON file (shared/INTERFACE.md), or - for standard input')
+  .option('--out <file>', 'write the result JSON here instead of standard output')
+  .action(action((config: string, opts: { out?: string }) => writeJson(solveLazy(readConfig(config)), opts.out)));
+
+program
+  .command('kernels')
+  .description('infinite-width kernels at initialisation: K^x, Phi^l, G^l and the NTK over train + test points')
+  .argument('<config>', 'config JSON file, or - for standard input')
+  .option('--out <file>', 'write the JSON here instead of standard output')
+  .action(action((config: string, opts: { out?: string }) => writeJson(kernelsResult(readConfig(config)), opts.out)));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  // commander already printed its one-line message (unknown option, missing argument, --help);
+  // anything else (an option parser's InputError) is reported here
+  if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
+  reportAndExit(e);
+}
