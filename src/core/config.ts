@@ -83,8 +83,9 @@ const model = z.strictObject({
   parameterization: z.enum(['mup', 'ntk']).default('mup'),
 });
 
-const flow = z.strictObject({ T: z.number().positive(), record: z.number().int().min(2).default(41) });
-const gd = z.strictObject({ steps: posInt, lr: z.number().positive(), record: z.number().int().min(2).default(41) });
+// `kind` is what parseConfig adds; accepting it makes parsing a parsed config a no-op
+const flow = z.strictObject({ kind: z.literal('flow').optional(), T: z.number().positive(), record: z.number().int().min(2).default(41) });
+const gd = z.strictObject({ kind: z.literal('gd').optional(), steps: posInt, lr: z.number().positive(), record: z.number().int().min(2).default(41) });
 
 const solver = z
   .looseObject({
@@ -93,7 +94,7 @@ const solver = z
     samples: posInt.optional(),
     dt: z.number().positive().optional(),
     tol: z.number().positive().optional(),
-    quadrature: z.number().int().min(2).max(400).optional(),
+    quadrature: z.number().int().min(2).max(180).optional(),
   })
   .default({ method: 'auto', seed: 0 });
 
@@ -136,7 +137,7 @@ function issueToError(prefix: readonly PropertyKey[], issue: z.core.$ZodIssue): 
     case 'invalid_value':
       return new InputError(fieldPath(path), `expected one of ${issue.values.join(', ')}; got ${describe(i.input)}`);
     case 'too_small': {
-      if (issue.origin === 'array') return new InputError(fieldPath(path), `needs at least ${issue.minimum} entries`);
+      if (issue.origin === 'array') return new InputError(fieldPath(path), `needs at least ${issue.minimum} ${Number(issue.minimum) === 1 ? 'entry' : 'entries'}`);
       return new InputError(fieldPath(path), `must be ${issue.inclusive ? '>=' : '>'} ${issue.minimum}, got ${describe(i.input)}`);
     }
     case 'too_big':
@@ -177,7 +178,7 @@ function resolveData(raw: unknown): Data {
   if ((d.Xtest === undefined) !== (d.ytest === undefined))
     throw new InputError(d.Xtest ? 'data.ytest' : 'data.Xtest', 'data.Xtest and data.ytest go together');
   if (d.Xtest && d.ytest) {
-    if (d.Xtest.length === 0) throw new InputError('data.Xtest', 'needs at least 1 entries');
+    if (d.Xtest.length === 0) throw new InputError('data.Xtest', 'needs at least 1 entry');
     checkRows(d.Xtest, 'data.Xtest', D);
     if (d.ytest.length !== d.Xtest.length)
       throw new InputError('data.ytest', `expected ${d.Xtest.length} values (one per row of data.Xtest), got ${d.ytest.length}`);
@@ -195,8 +196,8 @@ export function parseConfig(raw: unknown): Config {
   if (r.train === undefined) throw new InputError('train', 'required');
   const isGd = r.train !== null && typeof r.train === 'object' && 'steps' in r.train;
   const train: Train = isGd
-    ? { kind: 'gd', ...parseWith(gd, r.train, ['train']) }
-    : { kind: 'flow', ...parseWith(flow, r.train, ['train']) };
+    ? { ...parseWith(gd, r.train, ['train']), kind: 'gd' }
+    : { ...parseWith(flow, r.train, ['train']), kind: 'flow' };
   if (train.kind === 'gd' && train.record > train.steps + 1)
     throw new InputError('train.record', `at most train.steps + 1 = ${train.steps + 1} with gradient descent, got ${train.record}`);
   const s = parseWith(solver, r.solver, ['solver']) as Solver;

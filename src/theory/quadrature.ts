@@ -8,12 +8,15 @@ export interface NormalRule {
   w: Float64Array;
 }
 
+/** The recurrence underflows beyond this order (nodes collapse at n = 200). */
+export const MAX_ORDER = 180;
+
 const cache = new Map<number, NormalRule>();
 
 export function normalRule(n: number): NormalRule {
   const hit = cache.get(n);
   if (hit) return hit;
-  if (!Number.isInteger(n) || n < 1 || n > 400) throw new RangeError(`quadrature order must be 1..400, got ${n}`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_ORDER) throw new RangeError(`quadrature order must be 1..${MAX_ORDER}, got ${n}`);
   const x = new Float64Array(n), w = new Float64Array(n);
   const PIM4 = Math.pow(Math.PI, -0.25);
   const m = Math.floor((n + 1) / 2);

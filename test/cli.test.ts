@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// The compiled command line (npm test builds first).
+const CLI = fileURLToPath(new URL('../dist/src/cli.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'dmft-cli-'));
+
+export function dmft(args: string[], input?: string) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function file(name: string, content: unknown): string {
+  const p = join(dir, name);
+  writeFileSync(p, typeof content === 'string' ? content : JSON.stringify(content));
+  return p;
+}
+
+const config = {
+  data: { synthetic: { kind: 'single-index', P: 6, Ptest: 4, D: 4, seed: 1 } },
+  model: { depth: 2, activation: 'erf', gamma0: 1 },
+  train: { T: 5, record: 6 },
+};
+
+/** One line on stderr, exit 2, no stack trace. */
+function expectRefused(r: ReturnType<typeof dmft>, message: string) {
+  expect(r.code).toBe(2);
+  expect(r.err.trim()).toBe(`dmft: ${message}`);
+  expect(r.out).toBe('');
+}
+
+describe('dmft command line', () => {
+  it('lazy writes the INTERFACE result to stdout or --out', () => {
+    const r = dmft(['lazy', file('ok.json', config)]);
+    expect(r.code).toBe(0);
+    const res = JSON.parse(r.out);
+    expect(res.t).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(res.trainLoss).toHaveLength(6);
+    expect(res.testLoss).toHaveLength(6);
+    expect(res.ntkFinal).toHaveLength(6);
+    expect(res.meta.method).toBe('static-ntk');
+    const out = join(dir, 'res.json');
+    const w = dmft(['lazy', file('ok2.json', config), '--out', out]);
+    expect(w.code).toBe(0);
+    expect(w.out).toBe('');
+    expect(JSON.parse(readFileSync(out, 'utf8')).trainLoss).toEqual(res.trainLoss);
+  });
+
+  it('kernels writes Phi^l, G^l and the NTK over train + test points', () => {
+    const r = dmft(['kernels', '-'], JSON.stringify(config));
+    expect(r.code).toBe(0);
+    const k = JSON.parse(r.out);
+    expect(k.points).toEqual({ train: 6, test: 4 });
+    expect(k.Phi).toHaveLength(2);
+    expect(k.G).toHaveLength(2);
+    expect(k.ntk).toHaveLength(10);
+  });
+
+  it('refuses bad input with one line naming the field', () => {
+    expectRefused(dmft(['lazy', join(dir, 'missing.json')]), `${join(dir, 'missing.json')}: cannot read file (no such file)`);
+    expectRefused(dmft(['lazy', dir]), `${dir}: cannot read file (is a directory)`);
+    expectRefused(dmft(['lazy', file('bad.json', '{"data": [1,')]), `${join(dir, 'bad.json')}: invalid JSON (Unexpected end of JSON input)`);
+    expectRefused(
+      dmft(['lazy', file('inf.json', JSON.stringify({ ...config, model: { ...config.model, gamma0: 2 } }).replace('"gamma0":2', '"gamma0":1e999'))]),
+      'model.gamma0: expected a finite number, got Infinity',
+    );
+    expectRefused(dmft(['lazy', file('neg.json', { ...config, train: { T: -1 } })]), 'train.T: must be > 0, got -1');
+    expectRefused(
+      dmft(['lazy', file('act.json', { ...config, model: { ...config.model, activation: 'swish' } })]),
+      'model.activation: expected one of linear, relu, tanh, erf, softplus, gelu; got "swish"',
+    );
+  });
+
+  it('usage errors exit non-zero with a short message; --help exits 0', () => {
+    const r = dmft(['lazy']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/missing required argument 'config'/);
+    expect(r.err).not.toMatch(/\n\s+at /);
+    expect(dmft(['frobnicate']).code).toBe(2);
+    const h = dmft(['lazy', '--help']);
+    expect(h.code).toBe(0);
+    expect(h.out).toMatch(/--out <file>/);
+  });
+});
