@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { activation } from '../src/theory/activations.js';
 import { normalRule, MAX_ORDER } from '../src/theory/quadrature.js';
-import { pairExpectation, quadratureExpectation } from '../src/theory/expectations.js';
+import { hermiteExpectation, pairExpectation, quadratureExpectation } from '../src/theory/expectations.js';
 import { ACTIVATIONS } from '../src/core/config.js';
 import { stream } from '../src/core/rng.js';
 
@@ -62,7 +62,29 @@ describe('2-d Gaussian expectations', () => {
     expect(erfE(0.8, 0.8, 0.8).phiphi).toBeCloseTo((2 / Math.PI) * Math.asin(1.6 / 2.6), 14);
   });
 
-  it('tanh quadrature at the default order (96) is converged to 2e-8 for variances <= 1.3', () => {
+  it('the Hermite (Mehler) series used by the kernels agrees with the erf closed form to 1e-12', () => {
+    const H = hermiteExpectation('erf'), C = pairExpectation('erf');
+    for (const [a, b, r] of CASES) {
+      const c = r * Math.sqrt(a * b);
+      expect(Math.abs(H(a, b, c).phiphi - C(a, b, c).phiphi)).toBeLessThan(1e-12);
+      expect(Math.abs(H(a, b, c).dd - C(a, b, c).dd)).toBeLessThan(1e-12);
+    }
+  });
+
+  it('the Hermite series agrees with the independent 2-d product rule (180 points) to 1e-10 for tanh, gelu, softplus', () => {
+    // measured: <= 1.3e-11 (tanh, variances up to 4, |rho| up to 1 - 1e-9)
+    const cases: [number, number, number][] = [...CASES, [1, 1, 1 - 1e-9], [0.7, 0.7, 0.99999]];
+    for (const name of ['tanh', 'gelu', 'softplus'] as const) {
+      const H = pairExpectation(name), Q = quadratureExpectation(name, MAX_ORDER);
+      for (const [a, b, r] of cases) {
+        const c = r * Math.sqrt(a * b);
+        expect(Math.abs(H(a, b, c).phiphi - Q(a, b, c).phiphi)).toBeLessThan(1e-10);
+        expect(Math.abs(H(a, b, c).dd - Q(a, b, c).dd)).toBeLessThan(1e-10);
+      }
+    }
+  });
+
+  it('tanh product-rule quadrature at 96 points is converged to 2e-8 for variances <= 1.3', () => {
     // Error grows with the variance (the poles of sech^2 at +-i pi/2 narrow the analytic strip as
     // sigma grows); measured vs 180 points: <= 1.4e-8 here, ~6e-6 at variance 4 (raise solver.quadrature).
     const q96 = quadratureExpectation('tanh', 96), q180 = quadratureExpectation('tanh', 180);

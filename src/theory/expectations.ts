@@ -14,7 +14,7 @@ export interface PairMoments {
 
 export type PairExpectation = (a: number, b: number, c: number) => PairMoments;
 
-export const DEFAULT_QUADRATURE_ORDER = 96;
+export const DEFAULT_QUADRATURE_ORDER = 180;
 
 const clamp1 = (x: number) => (x > 1 ? 1 : x < -1 ? -1 : x);
 
@@ -87,9 +87,78 @@ export function quadratureExpectation(name: ActivationName, order = DEFAULT_QUAD
   };
 }
 
-/** The expectation used by the kernels: closed form where one exists, else quadrature of `order`. */
+/**
+ * Mehler's expansion: with normalized Hermite polynomials h_k and c_k(a) = E[phi(sqrt(a) Z) h_k(Z)],
+ *   E[phi(u) phi(v)] = sum_k c_k(a) c_k(b) rho^k,   rho = c / sqrt(a b),
+ * and the same with phi'. The coefficients come from the 1-d Gauss-Hermite rule of `order` points
+ * (a discrete transform, exact for k < order up to aliasing of the tail), cached per variance, so a
+ * pair costs O(order) instead of the O(order^2) of the product rule. The diagonal (rho = 1) is the
+ * 1-d rule itself.
+ */
+export function hermiteExpectation(name: ActivationName, order = DEFAULT_QUADRATURE_ORDER): PairExpectation {
+  const { phi, dphi } = activation(name);
+  const { z, w } = normalRule(order);
+  const n = order;
+  // H[k * n + q] = w_q h_k(z_q), by the recurrence h_{k+1} = (z h_k - sqrt(k) h_{k-1}) / sqrt(k + 1)
+  const H = new Float64Array(n * n);
+  for (let q = 0; q < n; q++) {
+    let prev = 0, cur = 1;
+    for (let k = 0; k < n; k++) {
+      H[k * n + q] = w[q] * cur;
+      const next = (z[q] * cur - Math.sqrt(k) * prev) / Math.sqrt(k + 1);
+      prev = cur;
+      cur = next;
+    }
+  }
+  const cache = new Map<number, { p: Float64Array; d: Float64Array }>();
+  const coefficients = (a: number) => {
+    let hit = cache.get(a);
+    if (hit) return hit;
+    const s = Math.sqrt(Math.max(a, 0));
+    const fp = z.map((x) => phi(s * x)), fd = z.map((x) => dphi(s * x));
+    const p = new Float64Array(n), d = new Float64Array(n);
+    for (let k = 0; k < n; k++) {
+      let sp = 0, sd = 0;
+      for (let q = 0; q < n; q++) {
+        sp += H[k * n + q] * fp[q];
+        sd += H[k * n + q] * fd[q];
+      }
+      p[k] = sp;
+      d[k] = sd;
+    }
+    hit = { p, d };
+    cache.set(a, hit);
+    return hit;
+  };
+  const diagonal = (a: number): PairMoments => {
+    const s = Math.sqrt(Math.max(a, 0));
+    let p = 0, d = 0;
+    for (let q = 0; q < n; q++) {
+      const f = phi(s * z[q]), g = dphi(s * z[q]);
+      p += w[q] * f * f;
+      d += w[q] * g * g;
+    }
+    return { phiphi: p, dd: d };
+  };
+  return (a, b, c) => {
+    if (a === b && a === c) return diagonal(a);
+    const ca = coefficients(a), cb = coefficients(b);
+    const ab = Math.sqrt(a * b);
+    const rho = ab > 0 ? clamp1(c / ab) : 0;
+    let p = 0, d = 0, rk = 1;
+    for (let k = 0; k < n; k++) {
+      p += ca.p[k] * cb.p[k] * rk;
+      d += ca.d[k] * cb.d[k] * rk;
+      rk *= rho;
+      if (rk === 0) break;
+    }
+    return { phiphi: p, dd: d };
+  };
+}
+
+/** The expectation used by the kernels: closed form where one exists, else the Hermite series of `order`. */
 export function pairExpectation(name: ActivationName, order = DEFAULT_QUADRATURE_ORDER): PairExpectation {
-  return closedForms[name] ?? quadratureExpectation(name, order);
+  return closedForms[name] ?? hermiteExpectation(name, order);
 }
 
 export function hasClosedForm(name: ActivationName): boolean {
