@@ -4,6 +4,9 @@ import { VERSION } from './core/version.js';
 import { action, readConfig, reportAndExit, writeJson } from './cli/io.js';
 import { solveLazy } from './theory/lazy.js';
 import { kernelsResult } from './theory/report.js';
+import { registerSweep } from './cli/sweep.js';
+import { registerSimulate } from './cli/simulate.js';
+import { registerSolve } from './cli/solve.js';
 
 /** The `dmft` command line of shared/INTERFACE.md. Results go to stdout or --out; messages to stderr. */
 const program = new Command()
@@ -26,6 +29,12 @@ program
   .argument('<config>', 'config JSON file, or - for standard input')
   .option('--out <file>', 'write the JSON here instead of standard output')
   .action(action((config: string, opts: { out?: string }) => writeJson(kernelsResult(readConfig(config)), opts.out)));
+
+registerSimulate(program);
+
+registerSolve(program);
+
+registerSweep(program);
 
 try {
   await program.parseAsync(process.argv);

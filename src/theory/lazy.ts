@@ -120,13 +120,13 @@ export function allInputs(cfg: Config): number[][] {
   return cfg.data.Xtest ? [...cfg.data.X, ...cfg.data.Xtest] : cfg.data.X;
 }
 
-/** `dmft lazy`: the static-NTK learning curves of a config as an INTERFACE result. */
-export function solveLazy(cfg: Config): Result {
+/** `dmft lazy`: the static-NTK learning curves of a config as an INTERFACE result (at `schedule`, default train's). */
+export function solveLazy(cfg: Config, schedule: Schedule = scheduleOf(cfg.train)): Result {
   const started = performance.now();
-  const { data, model, train, output } = cfg;
+  const { data, model, output } = cfg;
   const P = data.X.length;
   const k = initialKernels(allInputs(cfg), model.depth, model.activation, cfg.solver.quadrature);
-  const curves = lazyCurves(k.ntk, P, data.y, data.ytest, scheduleOf(train));
+  const curves = lazyCurves(k.ntk, P, data.y, data.ytest, schedule);
   const result: Result = {
     t: curves.t,
     trainLoss: curves.trainLoss,

@@ -1,0 +1,70 @@
+import { Command, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { InputError } from '../core/errors.js';
+import { DEFAULT_DT, DEFAULT_TOL, type Integrator } from '../sim/train.js';
+import { action, intOption, positiveOption, readConfig, writeJson } from './io.js';
+import { simulateWorkers } from '../../workers/ensemble.js';
+
+interface SimulateOptions {
+  width: number;
+  seeds: number;
+  integrator?: Integrator;
+  dt?: number;
+  tol?: number;
+  workers?: number;
+  out?: string;
+}
+
+function integratorOption(v: string): Integrator {
+  if (v !== 'ck' && v !== 'rk4') throw new InputError('--integrator', `expected ck or rk4, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** A progress bar on stderr, shown only when stderr is a terminal and the run has lasted over a second. */
+function progress(): { update: (done: number, total: number) => void; stop: () => void } {
+  if (!process.stderr.isTTY) return { update: () => {}, stop: () => {} };
+  const started = performance.now();
+  let bar: cliProgress.SingleBar | undefined;
+  return {
+    update(done, total) {
+      if (!bar && performance.now() - started < 1000) return;
+      if (!bar) {
+        bar = new cliProgress.SingleBar({ stream: process.stderr, format: 'simulate [{bar}] {percentage}% | {value}/{total} recorded times | eta {eta}s' });
+        bar.start(total, done);
+      } else bar.update(done);
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
+/** `dmft simulate CONFIG --width N --seeds S`: finite-width networks of shared/INTERFACE.md. */
+export function registerSimulate(program: Command): void {
+  program
+    .command('simulate')
+    .description('mean and standard error over seeds of centered finite-width networks trained on CONFIG')
+    .argument('<config>', 'config JSON file (shared/INTERFACE.md), or - for standard input')
+    .requiredOption('--width <N>', 'hidden width N', intOption('--width'))
+    .requiredOption('--seeds <S>', 'number of independently initialised networks', intOption('--seeds'))
+    .addOption(new Option('--integrator <name>', `gradient flow integrator: ck (adaptive Cash-Karp, tolerance --tol, default ${DEFAULT_TOL}) or rk4 (fixed step --dt, default ${DEFAULT_DT})`).argParser(integratorOption))
+    .option('--dt <h>', 'rk4 step (given alone, it selects rk4)', positiveOption('--dt'))
+    .option('--tol <x>', 'ck tolerance (relative error per step of every weight)', positiveOption('--tol'))
+    .option('--workers <W>', 'worker threads running the seeds (default: all cores; 1 runs them in this process); the result does not depend on it', intOption('--workers'))
+    .option('--out <file>', 'write the result JSON here instead of standard output')
+    .action(
+      action(async (config: string, o: SimulateOptions) => {
+        const cfg = readConfig(config);
+        // --dt alone implies rk4
+        const integrator = o.integrator ?? (o.dt !== undefined ? 'rk4' : undefined);
+        const bar = progress();
+        try {
+          const result = await simulateWorkers(cfg, { width: o.width, seeds: o.seeds, integrator, dt: o.dt, tol: o.tol, onProgress: bar.update }, o.workers);
+          bar.stop();
+          writeJson(result, o.out);
+        } catch (e) {
+          bar.stop();
+          if (e instanceof InputError && ['integrator', 'dt', 'tol', 'width', 'seeds'].includes(e.field)) throw new InputError(`--${e.field}`, e.reason);
+          throw e;
+        }
+      }),
+    );
+}

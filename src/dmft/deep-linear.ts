@@ -1,0 +1,427 @@
+import { Matrix, solve as linearSolve } from 'ml-matrix';
+import { ConvergenceError } from '../core/errors.js';
+import { dense, type Dense } from '../core/linalg.js';
+import type { InputCoordinates } from './coordinates.js';
+import { timeGrid, trapezoidWeights } from './grid.js';
+
+/**
+ * Deep linear DMFT (phi(h) = h, any L; THEORY.md sections 3-4) without sampling.
+ *
+ * With phi linear, g^l = z^l does not depend on the point, so G^l(t,s), B^l and r^l are point-independent,
+ * and in the coordinates of ./coordinates.ts every forward field is h^l_mu(t) = E_mu . zeta^l(t) (plus the
+ * constant u_perp of test points outside the training span). With m(s) = E_train^T Delta(s) / P the site
+ * equations of layer l become, for zeta^l in R^R and the scalar z^l,
+ *   zeta^l(t) = eta^l(t) + gamma0 int_0^t ds C^l(t,s) z^l(s),    C^l = A^{l-1}(t,s) + H^{l-1}(t,s) m(s)
+ *   z^l(t)    = r^l(t)   + gamma0 int_0^t ds D^l(t,s) . zeta^l(s), D^l = B^l(t,s) + G^{l+1}(t,s) m(s)
+ * (A^0 = B^L = 0, H^0 = I, G^{L+1} = 1), with Gaussian sources eta^1 = xi ~ N(0, I_R) constant,
+ * eta^l ~ GP(0, H^{l-1}), r^L ~ N(0, 1) constant, r^l ~ GP(0, G^{l+1}). Here H^l(t,s) = <zeta zeta^T>, so
+ * Phi^l = E H^l E^T + Kperp, G^l = <z z>, sum_a A^l_{mu a} = E_mu . (1/gamma0) d zeta^l / d r^l and
+ * sum_a B^{l-1}_{mu a} E_a = (1/gamma0) d z^l / d eta^l.
+ *
+ * The fields are linear in the sources, so each site is solved exactly by propagating its coefficients
+ * on the sources, zeta^l(t_k) = Z_k . sources, z^l(t_k) = z_k . sources, forward in time with trapezoid
+ * weights w_kj (the diagonal j = k term is solved as a 2x2 system); then
+ *   H^l(t_k,t_j) = Z_k Sigma Z_j^T,  G^l(t_k,t_j) = z_k Sigma z_j^T   (Sigma = blockdiag(Sigma_eta, Sigma_r)),
+ *   A^l = coefficient of r^l in gamma0 int C z,  B^{l-1} = coefficient of eta^l in gamma0 int D . zeta
+ * as discrete operators (weights included). Delta follows the NTK flow dDelta/dt = -(1/P) K(t) Delta by
+ * Crank-Nicolson, K(t) = sum_{l=0..L} G^{l+1}(t,t) Phi^l(t,t). Everything is causal, so the solution is
+ * marched in time: at each t_k the row k of every kernel and Delta(t_k) are found by a short fixed-point
+ * iteration (backward fields down the layers, then forward fields up, then Delta), whose contraction
+ * factor is O(dt^2). All quadratures are second order in the step.
+ */
+export interface DeepLinearProblem {
+  coords: InputCoordinates;
+  Kx: Dense;
+  P: number;
+  y: readonly number[];
+  L: number;
+  gamma0: number;
+  /** requested times (flow), increasing, >= 0 */
+  times: readonly number[];
+}
+
+export interface DeepLinearOptions {
+  /** largest grid step */
+  dt: number;
+  /** relative change of Delta(t_k) and K(t_k) at which the fixed point at t_k counts as found */
+  tol: number;
+  maxIterations: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface DeepLinearSolution {
+  t: number[];
+  /** Delta = y - f on training points, f - f(0) on test points, per requested time */
+  delta: number[][];
+  ftest: number[][];
+  /** over all points, per requested time: NTK, Phi^l(t,t) (l = 1..L) and G^l(t,t) (scalars) */
+  ntk: Dense[];
+  Phi: Dense[][];
+  G: number[][];
+  gridSize: number;
+  /** everything on the grid: times, m(t_j) (K1 x R), and per layer H^l, G^l and the operators A^l, B^{l-1} (see Layer) */
+  twoTime: { t: Float64Array; m: Float64Array; layers: { H: Float64Array; G: Float64Array; A: Float64Array; B: Float64Array }[] };
+  iterations: number;
+  maxStepIterations: number;
+  residual: number;
+}
+
+export function solveDeepLinear(pb: DeepLinearProblem, opt: DeepLinearOptions): DeepLinearSolution {
+  const { coords, P, L, gamma0, y } = pb;
+  const { R, E } = coords;
+  const n = E.rows, Pt = n - P;
+  const grid = timeGrid(pb.times, opt.dt);
+  const t = grid.t, K1 = t.length;
+  const ctx: Context = { R, K1, gamma0, m: new Float64Array(K1 * R), w: new Float64Array(0) };
+  const layers = Array.from({ length: L }, (_, i) => new Layer(i + 1, L, ctx));
+  const below = (i: number) => (i > 0 ? layers[i - 1] : undefined);
+  const above = (i: number) => (i < L - 1 ? layers[i + 1] : undefined);
+
+  const delta = new Float64Array(K1 * P);
+  const ftest = new Float64Array(K1 * Pt);
+  // NTK rows over all points against the training points, at the previous and current step
+  let Kprev = dense(n, P), Kcur = dense(n, P);
+  const ntkRows = (k: number): Dense => ntkAt(pb, layers, k, P);
+  const setM = (k: number) => {
+    for (let c = 0; c < R; c++) {
+      let s = 0;
+      for (let a = 0; a < P; a++) s += E.data[a * R + c] * delta[k * P + a];
+      ctx.m[k * R + c] = s / P;
+    }
+  };
+
+  let iterations = 0, maxStepIterations = 0, residual = 0;
+  let next = 0;
+  const twoTime = { t, m: ctx.m, layers: layers.map(({ H, G, A, B }) => ({ H, G, A, B })) };
+  const sol: DeepLinearSolution = { t: [...pb.times], delta: [], ftest: [], ntk: [], Phi: [], G: [], gridSize: K1, twoTime, iterations: 0, maxStepIterations: 0, residual: 0 };
+  const yScale = Math.max(1e-300, ...y.map(Math.abs));
+  for (let k = 0; k < K1; k++) {
+    ctx.w = trapezoidWeights(t, k);
+    predict(delta, k, P, t, y);
+    setM(k);
+    const history: number[] = [];
+    for (let it = 1; ; it++) {
+      for (let i = L - 1; i >= 0; i--) layers[i].update(k, below(i), above(i), false);
+      for (let i = 0; i < L; i++) layers[i].update(k, below(i), above(i), true);
+      const K = ntkRows(k);
+      const change = k === 0 ? 0 : crankNicolson(delta, ftest, k, t[k] - t[k - 1], Kprev, K, P);
+      const kScale = Math.max(1e-300, ...K.data.map(Math.abs));
+      // relative change of Delta(t_k) and of K(t_k) over the last iteration (at least two iterations)
+      const r = it === 1 ? Infinity : Math.max(change / yScale, maxDiff(K.data, Kcur.data) / kScale);
+      Kcur = K;
+      setM(k);
+      if (it > 1) history.push(r);
+      if (r < opt.tol) {
+        iterations += it;
+        maxStepIterations = Math.max(maxStepIterations, it);
+        residual = Math.max(residual, r);
+        break;
+      }
+      if (it >= opt.maxIterations)
+        throw new ConvergenceError(
+          `deep-linear: the fixed point at t = ${t[k].toPrecision(4)} did not converge in ${it} iterations (residual ${r.toExponential(2)} > solver.tol ${opt.tol}); raise solver.maxIterations or reduce solver.dt`,
+          history,
+        );
+    }
+    [Kprev, Kcur] = [Kcur, Kprev];
+    while (next < grid.index.length && grid.index[next] === k) {
+      sol.delta.push(Array.from(delta.subarray(k * P, (k + 1) * P)));
+      sol.ftest.push(Array.from(ftest.subarray(k * Pt, (k + 1) * Pt)));
+      const kern = kernelsAt(pb, layers, k);
+      sol.ntk.push(kern.ntk);
+      sol.Phi.push(kern.Phi);
+      sol.G.push(kern.G);
+      next++;
+      opt.onProgress?.(next, grid.index.length);
+    }
+  }
+  return Object.assign(sol, { iterations, maxStepIterations, residual });
+}
+
+interface Context {
+  R: number;
+  K1: number;
+  gamma0: number;
+  /** m(t_j) = E_train^T Delta(t_j) / P, K1 x R */
+  m: Float64Array;
+  /** trapezoid weights of int_0^{t_k} for the current step */
+  w: Float64Array;
+}
+
+/**
+ * One layer's site: coefficients of (zeta(t_k), z(t_k)) on its sources, its kernels H^l, G^l and the
+ * response operators it hands to its neighbours. Source columns: eta (R of xi for l = 1, else R per
+ * grid time), then r (one constant for l = L, else one per grid time); a field at t_k only loads on
+ * sources at times <= t_k (causality), which bounds every loop below.
+ */
+class Layer {
+  readonly nEta: number;
+  readonly ns: number;
+  /** K1 blocks of (R + 1) rows x ns: rows 0..R-1 zeta(t_k), row R z(t_k) */
+  readonly coef: Float64Array;
+  /** H^l(t_k, t_j): (R K1) x (R K1), row (k R + a), column (j R + b) */
+  readonly H: Float64Array;
+  /** G^l(t_k, t_j): K1 x K1 */
+  readonly G: Float64Array;
+  /** A^l as an operator, A[(k K1 + j) R + a] (l < L) */
+  readonly A: Float64Array;
+  /** B^{l-1} as an operator, B[(k K1 + j) R + a] (l >= 2) */
+  readonly B: Float64Array;
+  private readonly c: Float64Array;
+  private readonly d: Float64Array;
+  private readonly ap: Float64Array;
+  private readonly bp: Float64Array;
+  private readonly Y: Float64Array;
+
+  constructor(
+    readonly l: number,
+    readonly L: number,
+    private readonly ctx: Context,
+  ) {
+    const { R, K1 } = ctx;
+    this.nEta = l === 1 ? R : R * K1;
+    this.ns = this.nEta + (l === L ? 1 : K1);
+    this.coef = new Float64Array(K1 * (R + 1) * this.ns);
+    this.H = new Float64Array(R * K1 * R * K1);
+    this.G = new Float64Array(K1 * K1);
+    this.A = new Float64Array(l < L ? K1 * K1 * R : 0);
+    this.B = new Float64Array(l >= 2 ? K1 * K1 * R : 0);
+    this.c = new Float64Array(K1 * R);
+    this.d = new Float64Array(K1 * R);
+    this.ap = new Float64Array(R * this.ns);
+    this.bp = new Float64Array(this.ns);
+    this.Y = new Float64Array((R + 1) * this.ns);
+  }
+
+  get K1(): number {
+    return this.ctx.K1;
+  }
+
+  /** Number of eta / r columns a field at t_j loads on. */
+  etaEnd(j: number): number {
+    return this.l === 1 ? this.ctx.R : this.ctx.R * (j + 1);
+  }
+  rEnd(j: number): number {
+    return this.l === this.L ? 1 : j + 1;
+  }
+
+  /**
+   * Row k of this layer from the current rows of its neighbours; `full` also recomputes H^l(t_k, .)
+   * (the backward-only pass of the step skips it).
+   */
+  update(k: number, below: Layer | undefined, above: Layer | undefined, full: boolean): void {
+    const { R, K1, gamma0, m, w } = this.ctx;
+    const { c, d, ap, bp, ns, nEta } = this;
+    const rows = R + 1;
+    // C^l(t_k, t_j) and D^l(t_k, t_j) as operators (weights included), j <= k
+    for (let j = 0; j <= k; j++)
+      for (let a = 0; a < R; a++) {
+        let cv = 0, dv = 0;
+        if (below) {
+          cv = below.A[(k * K1 + j) * R + a];
+          let s = 0;
+          for (let b = 0; b < R; b++) s += below.H[(k * R + a) * R * K1 + j * R + b] * m[j * R + b];
+          cv += w[j] * s;
+        } else cv = w[j] * m[j * R + a];
+        if (above) dv = above.B[(k * K1 + j) * R + a] + w[j] * above.G[k * K1 + j] * m[j * R + a];
+        else dv = w[j] * m[j * R + a];
+        c[j * R + a] = cv;
+        d[j * R + a] = dv;
+      }
+    // history: ap = sum_{j<k} C(t_k,t_j) z_j (R x ns), bp = sum_{j<k} D(t_k,t_j) . zeta_j (ns)
+    ap.fill(0);
+    bp.fill(0);
+    for (let j = 0; j < k; j++) {
+      const o = j * rows * ns;
+      this.forCausal(j, (lo, hi) => {
+        for (let a = 0; a < R; a++) {
+          const ca = c[j * R + a], da = d[j * R + a];
+          const zr = o + R * ns, zeta = o + a * ns, apo = a * ns;
+          for (let col = lo; col < hi; col++) {
+            ap[apo + col] += ca * this.coef[zr + col];
+            bp[col] += da * this.coef[zeta + col];
+          }
+        }
+      });
+    }
+    // diagonal: zeta_k = e_eta + gamma0 (ap + c_k z_k),  z_k = e_r + gamma0 (bp + d_k . zeta_k)
+    let dc = 0;
+    for (let a = 0; a < R; a++) dc += d[k * R + a] * c[k * R + a];
+    const denom = 1 - gamma0 * gamma0 * dc;
+    const o = k * rows * ns;
+    const etaCol = (a: number) => (this.l === 1 ? a : k * R + a);
+    const rCol = nEta + (this.l === this.L ? 0 : k);
+    this.forCausal(k, (lo, hi) => {
+      for (let col = lo; col < hi; col++) {
+        let s = (col === rCol ? 1 : 0) + gamma0 * bp[col];
+        for (let a = 0; a < R; a++) s += gamma0 * d[k * R + a] * ((col === etaCol(a) ? 1 : 0) + gamma0 * ap[a * ns + col]);
+        const zk = s / denom;
+        this.coef[o + R * ns + col] = zk;
+        for (let a = 0; a < R; a++)
+          this.coef[o + a * ns + col] = (col === etaCol(a) ? 1 : 0) + gamma0 * (ap[a * ns + col] + c[k * R + a] * zk);
+      }
+    });
+    // responses handed on: A^l from the r columns of int C z, B^{l-1} from the eta columns of int D . zeta
+    if (this.l < this.L)
+      for (let j = 0; j <= k; j++)
+        for (let a = 0; a < R; a++)
+          this.A[(k * K1 + j) * R + a] = ap[a * ns + nEta + j] + c[k * R + a] * this.coef[o + R * ns + nEta + j];
+    if (this.l >= 2)
+      for (let j = 0; j <= k; j++)
+        for (let a = 0; a < R; a++) {
+          let s = bp[j * R + a];
+          for (let b = 0; b < R; b++) s += d[k * R + b] * this.coef[o + b * ns + j * R + a];
+          this.B[(k * K1 + j) * R + a] = s;
+        }
+    this.covarianceRow(k, below, above, full);
+  }
+
+  /** Calls fn(lo, hi) for the eta and the r column ranges a field at t_j loads on. */
+  private forCausal(j: number, fn: (lo: number, hi: number) => void): void {
+    fn(0, this.etaEnd(j));
+    fn(this.nEta, this.nEta + this.rEnd(j));
+  }
+
+  /** H^l(t_k, t_j) = Z_k Sigma Z_j^T and G^l(t_k, t_j) = z_k Sigma z_j^T for j <= k, mirrored. */
+  private covarianceRow(k: number, below: Layer | undefined, above: Layer | undefined, full: boolean): void {
+    const { R, K1 } = this.ctx;
+    const { ns, nEta, Y, coef } = this;
+    const rows = R + 1, first = full ? 0 : R, ld = R * K1;
+    for (let j = 0; j <= k; j++) {
+      if (full) for (let a = 0; a < R; a++) for (let b = 0; b < R; b++) this.H[(k * R + a) * ld + j * R + b] = 0;
+      this.G[k * K1 + j] = 0;
+    }
+    // the two independent source blocks: eta (covariance I for l = 1, else H^{l-1}), r (1 for l = L, else G^{l+1})
+    const parts = [
+      { off: 0, end: (j: number) => this.etaEnd(j), sigma: below?.H, ldS: ld },
+      { off: nEta, end: (j: number) => this.rEnd(j), sigma: above?.G, ldS: K1 },
+    ];
+    const o = k * rows * ns;
+    for (const { off, end, sigma, ldS } of parts) {
+      const e = end(k);
+      // Y = coef_k Sigma over this block (rows first..R)
+      for (let rr = first; rr < rows; rr++) {
+        const src = o + rr * ns + off, dst = rr * ns;
+        if (!sigma) {
+          for (let col = 0; col < e; col++) Y[dst + col] = coef[src + col];
+          continue;
+        }
+        for (let col = 0; col < e; col++) Y[dst + col] = 0;
+        for (let p = 0; p < e; p++) {
+          const v = coef[src + p];
+          if (v === 0) continue;
+          const so = p * ldS;
+          for (let col = 0; col < e; col++) Y[dst + col] += v * sigma[so + col];
+        }
+      }
+      for (let j = 0; j <= k; j++) {
+        const ej = end(j), oj = j * rows * ns + off;
+        let g = 0;
+        for (let col = 0; col < ej; col++) g += Y[R * ns + col] * coef[oj + R * ns + col];
+        this.G[k * K1 + j] += g;
+        if (!full) continue;
+        for (let a = 0; a < R; a++)
+          for (let b = 0; b < R; b++) {
+            let s = 0;
+            const ya = a * ns, zb = oj + b * ns;
+            for (let col = 0; col < ej; col++) s += Y[ya + col] * coef[zb + col];
+            this.H[(k * R + a) * ld + j * R + b] += s;
+          }
+      }
+    }
+    for (let j = 0; j < k; j++) {
+      this.G[j * K1 + k] = this.G[k * K1 + j];
+      if (full) for (let a = 0; a < R; a++) for (let b = 0; b < R; b++) this.H[(j * R + b) * ld + k * R + a] = this.H[(k * R + a) * ld + j * R + b];
+    }
+  }
+}
+
+/** Initial guess for Delta(t_k): the polynomial through the last (up to three) steps, extrapolated. */
+function predict(delta: Float64Array, k: number, P: number, t: Float64Array, y: readonly number[]): void {
+  const prev = Math.min(k, 3);
+  for (let a = 0; a < P; a++) {
+    let v = k === 0 ? y[a] : 0;
+    for (let i = 1; i <= prev; i++) {
+      let lagrange = 1;
+      for (let j = 1; j <= prev; j++) if (j !== i) lagrange *= (t[k] - t[k - j]) / (t[k - i] - t[k - j]);
+      v += lagrange * delta[(k - i) * P + a];
+    }
+    delta[k * P + a] = v;
+  }
+}
+
+/**
+ * Crank-Nicolson step of dDelta/dt = -(1/P) K_train Delta and df_test/dt = (1/P) K_{test,train} Delta
+ * from t_{k-1} to t_k (h = t_k - t_{k-1}); returns the max change of Delta(t_k) from its previous value.
+ */
+function crankNicolson(delta: Float64Array, ftest: Float64Array, k: number, h: number, K0: Dense, K1: Dense, P: number): number {
+  const n = K0.rows, Pt = n - P, s = h / (2 * P);
+  const prev = delta.subarray((k - 1) * P, k * P);
+  const lhs = new Matrix(P, P), rhs = Matrix.zeros(P, 1);
+  for (let a = 0; a < P; a++) {
+    let acc = prev[a];
+    for (let b = 0; b < P; b++) {
+      acc -= s * K0.data[a * P + b] * prev[b];
+      lhs.set(a, b, (a === b ? 1 : 0) + s * K1.data[a * P + b]);
+    }
+    rhs.set(a, 0, acc);
+  }
+  const next = linearSolve(lhs, rhs).getColumn(0);
+  let change = 0;
+  for (let a = 0; a < P; a++) {
+    change = Math.max(change, Math.abs(next[a] - delta[k * P + a]));
+    delta[k * P + a] = next[a];
+  }
+  for (let i = 0; i < Pt; i++) {
+    let acc = 0;
+    for (let b = 0; b < P; b++) acc += K0.data[(P + i) * P + b] * prev[b] + K1.data[(P + i) * P + b] * next[b];
+    ftest[k * Pt + i] = ftest[(k - 1) * Pt + i] + s * acc;
+  }
+  return change;
+}
+
+/** Phi^l(t_k,t_k) = E H^l E^T + Kperp over all points against the first `cols` points. */
+function phiAt(pb: DeepLinearProblem, layer: Layer, k: number, cols: number): Dense {
+  const { R, E, Kperp } = pb.coords;
+  const n = E.rows, ld = R * layer.K1;
+  const out = dense(n, cols);
+  for (let mu = 0; mu < n; mu++)
+    for (let nu = 0; nu < cols; nu++) {
+      let s = Kperp.data[mu * n + nu];
+      for (let a = 0; a < R; a++) {
+        let ha = 0;
+        for (let b = 0; b < R; b++) ha += layer.H[(k * R + a) * ld + k * R + b] * E.data[nu * R + b];
+        s += E.data[mu * R + a] * ha;
+      }
+      out.data[mu * cols + nu] = s;
+    }
+  return out;
+}
+
+/** NTK(t_k) = sum_{l=0..L} G^{l+1}(t_k,t_k) Phi^l(t_k,t_k) over all points against the first `cols`. */
+function ntkAt(pb: DeepLinearProblem, layers: Layer[], k: number, cols: number): Dense {
+  const n = pb.Kx.rows;
+  const out = dense(n, cols);
+  const g = (l: number) => (l > pb.L ? 1 : layers[l - 1].G[k * layers[0].K1 + k]);
+  for (let mu = 0; mu < n; mu++) for (let nu = 0; nu < cols; nu++) out.data[mu * cols + nu] = g(1) * pb.Kx.data[mu * n + nu];
+  layers.forEach((layer, i) => {
+    const phi = phiAt(pb, layer, k, cols), gl = g(i + 2);
+    for (let q = 0; q < out.data.length; q++) out.data[q] += gl * phi.data[q];
+  });
+  return out;
+}
+
+function kernelsAt(pb: DeepLinearProblem, layers: Layer[], k: number) {
+  const n = pb.Kx.rows;
+  return {
+    ntk: ntkAt(pb, layers, k, n),
+    Phi: layers.map((layer) => phiAt(pb, layer, k, n)),
+    G: layers.map((layer) => layer.G[k * layer.K1 + k]),
+  };
+}
+
+function maxDiff(a: Float64Array, b: Float64Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}

@@ -1,0 +1,202 @@
+import type { Dense } from '../../core/linalg.js';
+import { stream } from '../../core/rng.js';
+import type { Activation } from '../../theory/activations.js';
+
+/**
+ * The single-site samples of one layer l (THEORY.md section 3) for a batch of samples [s0, s0 + S): the
+ * forward field h^l and backward field z^l at every grid time, g = phi'(h) z, and their sources
+ *   u^1 = F_x xi (F_x F_x^T = K^x, constant),  u^l(t_k) = sum_{j<=k} L_kj xi_j  (l >= 2, ./factor.ts),
+ *   r^L (one scalar),                          r^l(t_k) = sum_{j<=k} L_kj zeta_j (l < L),
+ * from standard normals that are fixed per sample (common random numbers): sample s draws them from
+ * stream(seed, 'mc', l, s) in a fixed order (training normals first), so a batch's sums are a pure function
+ * of (operators, Delta, seed, sample range) whichever process runs it.
+ * Training fields are kept for all times (the memory integrals run over training points); test points
+ * are riders whose fields are only needed at the current time.
+ * Layouts: training arrays S x (K1 P), index s K1 P + k P + a; rider arrays S x Pt.
+ */
+export class LayerSamples {
+  readonly hT: Float64Array;
+  readonly zT: Float64Array;
+  readonly phT: Float64Array;
+  readonly gT: Float64Array;
+  readonly d1T: Float64Array;
+  readonly d2T: Float64Array;
+  readonly hX: Float64Array;
+  readonly zX: Float64Array;
+  readonly phX: Float64Array;
+  readonly gX: Float64Array;
+  readonly d1X: Float64Array;
+  readonly d2X: Float64Array;
+  /** u^1 over all points (l = 1): S x n */
+  readonly u1: Float64Array;
+  /** normals of u^l (l >= 2) and r^l (l < L) on training points: S x (K1 P); riders: S x (K1 Pt) */
+  readonly xiU: Float64Array;
+  readonly xiR: Float64Array;
+  readonly epsU: Float64Array;
+  readonly epsR: Float64Array;
+  /** r^L (l = L): S */
+  readonly rL: Float64Array;
+  private readonly W: number;
+
+  constructor(
+    readonly l: number,
+    readonly L: number,
+    readonly S: number,
+    readonly P: number,
+    readonly Pt: number,
+    readonly K1: number,
+    private readonly act: Activation,
+    Fx: Dense,
+    seed: number,
+    s0: number,
+  ) {
+    const W = K1 * P;
+    this.W = W;
+    const n = P + Pt;
+    const arr = (len: number) => new Float64Array(len);
+    [this.hT, this.zT, this.phT, this.gT, this.d1T, this.d2T] = [0, 0, 0, 0, 0, 0].map(() => arr(S * W));
+    [this.hX, this.zX, this.phX, this.gX, this.d1X, this.d2X] = [0, 0, 0, 0, 0, 0].map(() => arr(S * Pt));
+    this.u1 = arr(l === 1 ? S * n : 0);
+    this.xiU = arr(l >= 2 ? S * W : 0);
+    this.epsU = arr(l >= 2 ? S * K1 * Pt : 0);
+    this.xiR = arr(l < L ? S * W : 0);
+    this.epsR = arr(l < L ? S * K1 * Pt : 0);
+    this.rL = arr(l === L ? S : 0);
+    const z = new Float64Array(n);
+    for (let s = 0; s < S; s++) {
+      const rng = stream(seed, 'mc', l, s0 + s);
+      if (l === 1) {
+        rng.fillNormal(z);
+        for (let mu = 0; mu < n; mu++) {
+          let acc = 0;
+          for (let c = 0; c < n; c++) acc += Fx.data[mu * n + c] * z[c];
+          this.u1[s * n + mu] = acc;
+        }
+      } else rng.fillNormal(this.xiU.subarray(s * W, (s + 1) * W));
+      if (l < L) rng.fillNormal(this.xiR.subarray(s * W, (s + 1) * W));
+      else this.rL[s] = rng.normal();
+      if (l >= 2) rng.fillNormal(this.epsU.subarray(s * K1 * Pt, (s + 1) * K1 * Pt));
+      if (l < L) rng.fillNormal(this.epsR.subarray(s * K1 * Pt, (s + 1) * K1 * Pt));
+    }
+  }
+
+  /** Initial guess of the training fields at t_k: linear extrapolation in time (r = step ratio). */
+  predict(k: number, r: number): void {
+    const { S, P, W } = this;
+    for (let s = 0; s < S; s++)
+      for (let a = 0; a < P; a++) {
+        const i = s * W + k * P + a;
+        for (const f of [this.hT, this.zT]) f[i] = k === 0 ? 0 : k === 1 ? f[i - P] : f[i - P] + r * (f[i - P] - f[i - 2 * P]);
+        this.derive(i);
+      }
+  }
+
+  /**
+   * z^l(t_k) = r^l(t_k) + sum_{i<=k} sum_b Cz_{ab}(k,i) phi(h^l_b(t_i)) on training points (THEORY.md section 3,
+   * weights and gamma0 inside Cz); `L_r` = row k of r's causal factor (l < L).
+   */
+  backward(k: number, Cz: Float64Array, Lr: Float64Array | undefined): void {
+    const { S, P, W, rL, xiR } = this;
+    const q = P * (k + 1);
+    for (let s = 0; s < S; s++) {
+      const o = s * W;
+      for (let a = 0; a < P; a++) {
+        let v = Lr ? dot(Lr, a * q, xiR, o, q) : rL[s];
+        v += dot(Cz, a * W, this.phT, o, q);
+        const i = o + k * P + a;
+        this.zT[i] = v;
+        this.gT[i] = this.d1T[i] * v;
+      }
+    }
+  }
+
+  /** h^l(t_k) = u^l(t_k) + sum_{i<=k} sum_b Ch_{ab}(k,i) g^l_b(t_i) on training points; `Lu` = row k of u's factor (l >= 2). */
+  forward(k: number, Ch: Float64Array, Lu: Float64Array | undefined): void {
+    const { S, P, W, xiU } = this;
+    const q = P * (k + 1), n = P + this.Pt;
+    for (let s = 0; s < S; s++) {
+      const o = s * W;
+      for (let a = 0; a < P; a++) {
+        let v = Lu ? dot(Lu, a * q, xiU, o, q) : this.u1[s * n + a];
+        v += dot(Ch, a * W, this.gT, o, q);
+        const i = o + k * P + a;
+        this.hT[i] = v;
+        this.derive(i);
+      }
+    }
+  }
+
+  /** Riders' h at t_k: own source (conditional on the sample's training normals: M xi + F eps) plus memory. */
+  riderForward(k: number, ChX: Float64Array, cond: { M: Float64Array; F: Float64Array } | undefined): void {
+    const { S, P, Pt, W, K1 } = this;
+    const q = P * (k + 1), n = P + Pt;
+    for (let s = 0; s < S; s++)
+      for (let i = 0; i < Pt; i++) {
+        let v = cond ? dot(cond.M, i * q, this.xiU, s * W, q) + dot(cond.F, i * Pt, this.epsU, (s * K1 + k) * Pt, Pt) : this.u1[s * n + P + i];
+        v += dot(ChX, i * W, this.gT, s * W, q);
+        const x = s * Pt + i;
+        this.hX[x] = v;
+        this.phX[x] = this.act.phi(v);
+        this.d1X[x] = this.act.dphi(v);
+        this.d2X[x] = this.act.d2phi(v);
+      }
+  }
+
+  /** Riders' z (and g) at t_k. */
+  riderBackward(k: number, CzX: Float64Array, cond: { M: Float64Array; F: Float64Array } | undefined): void {
+    const { S, P, Pt, W, K1 } = this;
+    const q = P * (k + 1);
+    for (let s = 0; s < S; s++)
+      for (let i = 0; i < Pt; i++) {
+        let v = cond ? dot(cond.M, i * q, this.xiR, s * W, q) + dot(cond.F, i * Pt, this.epsR, (s * K1 + k) * Pt, Pt) : this.rL[s];
+        v += dot(CzX, i * W, this.phT, s * W, q);
+        const x = s * Pt + i;
+        this.zX[x] = v;
+        this.gX[x] = this.d1X[x] * v;
+      }
+  }
+
+  /**
+   * Partial sums of a kernel row (THEORY.md section 2): out[mu, (j,b)] += sum_s F_mu(t_k) F_b(t_j), j <= k,
+   * for F = phi(h) ('phi') or g ('g'); rows 0..P-1 training points, P.. riders (`riders`), stride W.
+   */
+  kernelRow(k: number, which: 'phi' | 'g', out: Float64Array, riders: boolean): void {
+    const { S, P, Pt, W } = this;
+    const T = which === 'phi' ? this.phT : this.gT, X = which === 'phi' ? this.phX : this.gX;
+    const q = P * (k + 1);
+    for (let s = 0; s < S; s++) {
+      const o = s * W;
+      if (!riders) for (let a = 0; a < P; a++) axpy(T[o + k * P + a], T, o, out, a * W, q);
+      else for (let i = 0; i < Pt; i++) axpy(X[s * Pt + i], T, o, out, (P + i) * W, q);
+    }
+  }
+
+  /** Partial sums of the riders' equal-time block sum_s F_i F_j (Pt x Pt). */
+  riderGram(which: 'phi' | 'g', out: Float64Array): void {
+    const { S, Pt } = this;
+    const X = which === 'phi' ? this.phX : this.gX;
+    for (let s = 0; s < S; s++) for (let i = 0; i < Pt; i++) axpy(X[s * Pt + i], X, s * Pt, out, i * Pt, Pt);
+  }
+
+  /** phi(h), phi'(h), phi''(h) and g at training index i. */
+  private derive(i: number): void {
+    const h = this.hT[i];
+    this.phT[i] = this.act.phi(h);
+    this.d1T[i] = this.act.dphi(h);
+    this.d2T[i] = this.act.d2phi(h);
+    this.gT[i] = this.d1T[i] * this.zT[i];
+  }
+}
+
+/** sum_{c<len} x[xo + c] y[yo + c] */
+export function dot(x: Float64Array, xo: number, y: Float64Array, yo: number, len: number): number {
+  let s = 0;
+  for (let c = 0; c < len; c++) s += x[xo + c] * y[yo + c];
+  return s;
+}
+
+/** out[oo + c] += alpha x[xo + c], c < len */
+export function axpy(alpha: number, x: Float64Array, xo: number, out: Float64Array, oo: number, len: number): void {
+  if (alpha === 0) return;
+  for (let c = 0; c < len; c++) out[oo + c] += alpha * x[xo + c];
+}

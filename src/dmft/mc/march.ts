@@ -1,0 +1,416 @@
+import { Matrix, solve as linearSolve } from 'ml-matrix';
+import { ConvergenceError } from '../../core/errors.js';
+import { dense, type Dense } from '../../core/linalg.js';
+import type { Activation } from '../../theory/activations.js';
+import { trapezoidWeights } from '../grid.js';
+import { CausalFactor } from './factor.js';
+import { LayerSamples } from './layer.js';
+import { ExactResponses, ibpRiderCorrection, ibpSolve, ibpSums, type ResponseKind } from './responses.js';
+
+/**
+ * One self-consistent Monte Carlo solution of the deep DMFT (THEORY.md sections 3-4) on a time grid, marched
+ * in time like the deep-linear solver: by causality, row k of every kernel (Phi^l(t_k, t_j), G^l(t_k, t_j),
+ * Ar, Bu, j <= k) and Delta(t_k) depend only on the fields at times <= t_k. At each grid step a short
+ * fixed-point iteration (contraction O(dt): the only equal-time coupling is the trapezoid endpoint) runs
+ *   down l = L..1:  Cz^l row k -> r^l(t_k) from G^{l+1}'s causal factor -> z^l(t_k) -> G^l row k
+ *   up   l = 1..L:  Ch^l row k -> u^l(t_k) from Phi^{l-1}'s causal factor -> h^l(t_k) -> Phi^l row k
+ *   responses row k (exact forward-mode or integration by parts, ./responses.ts), then
+ *   NTK K(t_k) = sum_{l=0..L} G^{l+1}(t_k,t_k) Phi^l(t_k,t_k) and Delta(t_k) by Crank-Nicolson,
+ * with the memory operators (trapezoid weights w_i of int_0^{t_k}, Delta(t_i) and gamma0 inside)
+ *   Ch^1(k,i) = gamma0 w_i/P K^x diag Delta(i),  Ch^l(k,i) = Ar^{l-1}(k,i) + gamma0 w_i/P Phi^{l-1}(k,i) diag Delta(i),
+ *   Cz^L(k,i) = gamma0 w_i/P 1 Delta(i)^T,       Cz^l(k,i) = Bu^{l+1}(k,i) + gamma0 w_i/P G^{l+1}(k,i) diag Delta(i).
+ * The sources use fixed per-sample normals, so the solution is a deterministic function of them and needs no
+ * damping. Test points ride along after each step has converged (they do not drive the dynamics): their
+ * sources at t_k are drawn conditionally on the sample's training normals, then fields, kernel rows, responses
+ * up the layers and down again, and f_test by the same Crank-Nicolson rule.
+ */
+export interface McProblem {
+  Kx: Dense;
+  /** factor F_x F_x^T = K^x over all points (sources of layer 1) */
+  Fx: Dense;
+  P: number;
+  y: readonly number[];
+  L: number;
+  act: Activation;
+  gamma0: number;
+  /** grid times (t[0] = 0) */
+  t: Float64Array;
+  /** grid indices to record */
+  record: number[];
+}
+
+export interface McOptions {
+  samples: number;
+  /** samples whose Jacobians give the exact responses (<= samples) */
+  responseSamples: number;
+  responses: 'exact' | 'ibp' | 'none';
+  seed: number;
+  /** index of the first sample (replica r uses samples r M .. r M + M - 1) */
+  first: number;
+  tol: number;
+  maxIterations: number;
+}
+
+/** Per recorded time: Delta (train), f_test, and the equal-time kernels over all points. */
+export interface McRecord {
+  delta: number[];
+  ftest: number[];
+  ntk: Dense;
+  Phi: Dense[];
+  G: Dense[];
+}
+
+export interface McRun {
+  records: McRecord[];
+  /** the sampled NTK at t = 0 over all points (control variate) */
+  ntk0: Dense;
+  /** largest final residual over the steps, total and max iterations per step, residual history of the worst step */
+  residual: number;
+  iterations: number;
+  maxStepIterations: number;
+  history: number[];
+  /** training preactivations of every layer at the first and last time: per layer S x P */
+  h0: Float64Array[];
+  h1: Float64Array[];
+  seconds: { fields: number; kernels: number; factors: number; responses: number; riders: number };
+}
+
+export function marchReplica(pb: McProblem, opt: McOptions, onStep?: (k: number) => void): McRun {
+  return new Replica(pb, opt).run(onStep);
+}
+
+class Replica {
+  private readonly P: number;
+  private readonly Pt: number;
+  private readonly n: number;
+  private readonly K1: number;
+  private readonly W: number;
+  private readonly layers: LayerSamples[];
+  /** per layer index l-1: kernel rows (n x W), riders' equal-time blocks (Pt x Pt), operators, responses */
+  private readonly PhiRow: Float64Array[];
+  private readonly GRow: Float64Array[];
+  private readonly PhiXX: Float64Array[];
+  private readonly GXX: Float64Array[];
+  private readonly Ch: Float64Array[];
+  private readonly Cz: Float64Array[];
+  private readonly Ar: Float64Array[];
+  private readonly Bu: Float64Array[];
+  private readonly fU: (CausalFactor | undefined)[];
+  private readonly fR: (CausalFactor | undefined)[];
+  private readonly exact: Map<string, ExactResponses> = new Map();
+  private readonly delta: Float64Array;
+  private readonly ftest: Float64Array;
+  private Kprev: Float64Array;
+  private Kcur: Float64Array;
+  private w: Float64Array = new Float64Array(1);
+  private readonly clock = { fields: 0, kernels: 0, factors: 0, responses: 0, riders: 0 };
+
+  constructor(
+    private readonly pb: McProblem,
+    private readonly opt: McOptions,
+  ) {
+    const { P, L, t } = pb;
+    this.P = P;
+    this.n = pb.Kx.rows;
+    this.Pt = this.n - P;
+    this.K1 = t.length;
+    this.W = P * this.K1;
+    const { n, W, Pt } = this;
+    const S = opt.samples;
+    this.layers = Array.from({ length: L }, (_, i) => new LayerSamples(i + 1, L, S, P, Pt, this.K1, pb.act, pb.Fx, opt.seed, opt.first));
+    const rows = () => Array.from({ length: L }, () => new Float64Array(n * W));
+    [this.PhiRow, this.GRow, this.Ch, this.Cz, this.Ar, this.Bu] = [rows(), rows(), rows(), rows(), rows(), rows()];
+    this.PhiXX = Array.from({ length: L }, () => new Float64Array(Pt * Pt));
+    this.GXX = Array.from({ length: L }, () => new Float64Array(Pt * Pt));
+    this.fU = this.layers.map((x) => (x.l >= 2 ? new CausalFactor(P) : undefined));
+    this.fR = this.layers.map((x) => (x.l < L ? new CausalFactor(P) : undefined));
+    if (opt.responses === 'exact')
+      for (const site of this.layers)
+        for (const kind of this.kinds(site.l)) this.exact.set(`${site.l}${kind}`, new ExactResponses(site, kind, Math.min(opt.responseSamples, S)));
+    this.delta = new Float64Array(this.K1 * P);
+    this.ftest = new Float64Array(this.K1 * Pt);
+    this.Kprev = new Float64Array(n * P);
+    this.Kcur = new Float64Array(n * P);
+  }
+
+  /** The responses layer l measures: Ar^l (w.r.t. r^l, l < L) and Bu^l (w.r.t. u^l, l >= 2). */
+  private kinds(l: number): ResponseKind[] {
+    const out: ResponseKind[] = [];
+    if (l < this.pb.L) out.push('r');
+    if (l >= 2) out.push('u');
+    return out;
+  }
+
+  run(onStep?: (k: number) => void): McRun {
+    const { K1, P } = this;
+    const out: McRun = { records: [], ntk0: dense(0, 0), residual: 0, iterations: 0, maxStepIterations: 0, history: [], h0: [], h1: [], seconds: this.clock };
+    const yScale = Math.max(1e-300, ...this.pb.y.map(Math.abs));
+    for (let k = 0; k < K1; k++) {
+      this.w = trapezoidWeights(this.pb.t, k);
+      const r = k >= 2 ? (this.pb.t[k] - this.pb.t[k - 1]) / (this.pb.t[k - 1] - this.pb.t[k - 2]) : 1;
+      for (let a = 0; a < P; a++) {
+        const i = k * P + a;
+        this.delta[i] = k === 0 ? this.pb.y[a] : k === 1 ? this.delta[i - P] : this.delta[i - P] + r * (this.delta[i - P] - this.delta[i - 2 * P]);
+      }
+      this.time('fields', () => this.layers.forEach((x) => x.predict(k, r)));
+      const history: number[] = [];
+      for (let it = 1; ; it++) {
+        const before = this.delta.slice(k * P, (k + 1) * P), Kbefore = this.Kcur.slice(0, P * P);
+        this.sweep(k);
+        const res = it === 1 ? Infinity : Math.max(maxAbsDiff(before, this.delta.subarray(k * P, (k + 1) * P)) / yScale, relDiff(Kbefore, this.Kcur.subarray(0, P * P)));
+        if (it > 1) history.push(res);
+        if (res < this.opt.tol) {
+          out.iterations += it;
+          if (it > out.maxStepIterations) out.history = history;
+          out.maxStepIterations = Math.max(out.maxStepIterations, it);
+          out.residual = Math.max(out.residual, res);
+          break;
+        }
+        if (it >= this.opt.maxIterations)
+          throw new ConvergenceError(
+            `monte-carlo: the fixed point at t = ${this.pb.t[k].toPrecision(4)} did not converge in ${it} iterations (residual ${res.toExponential(2)} > solver.tol ${this.opt.tol}); raise solver.maxIterations or reduce solver.dt`,
+            history,
+          );
+      }
+      if (this.Pt > 0) this.time('riders', () => this.riders(k));
+      if (k > 0 && this.Pt > 0) this.stepTest(k);
+      if (k === 0) out.ntk0 = this.equalTime(0).ntk;
+      const copies = this.pb.record.filter((i) => i === k).length;
+      for (let c = 0; c < copies; c++) out.records.push(this.equalTime(k));
+      [this.Kprev, this.Kcur] = [this.Kcur, this.Kprev];
+      this.Kcur.set(this.Kprev);
+      onStep?.(k);
+    }
+    for (const x of this.layers) {
+      const pick = (k: number) => Float64Array.from({ length: x.S * P }, (_, i) => x.hT[Math.floor(i / P) * this.W + k * P + (i % P)]);
+      out.h0.push(pick(0));
+      out.h1.push(pick(K1 - 1));
+    }
+    return out;
+  }
+
+  /** One fixed-point sweep at t_k over the training points (see the class comment). */
+  private sweep(k: number): void {
+    const { L } = this.pb;
+    const { P, W } = this;
+    const S = this.opt.samples, q = P * (k + 1);
+    for (let i = L - 1; i >= 0; i--) {
+      const site = this.layers[i];
+      this.operatorRows(k, i, 'z', 0, P);
+      const Lr = site.l < L ? this.time('factors', () => (this.fR[i]!.extend(k, this.GRow[i + 1], W), this.fR[i]!.row(k))) : undefined;
+      this.time('fields', () => site.backward(k, this.Cz[i], Lr));
+      this.time('kernels', () => this.measure(k, i, 'g', false, S, q));
+    }
+    for (let i = 0; i < L; i++) {
+      const site = this.layers[i];
+      this.operatorRows(k, i, 'h', 0, P);
+      const Lu = site.l >= 2 ? this.time('factors', () => (this.fU[i]!.extend(k, this.PhiRow[i - 1], W), this.fU[i]!.row(k))) : undefined;
+      this.time('fields', () => site.forward(k, this.Ch[i], Lu));
+      this.time('kernels', () => this.measure(k, i, 'phi', false, S, q));
+    }
+    if (this.opt.responses !== 'none') this.time('responses', () => this.responseRows(k));
+    this.ntkRows(k, 0, P);
+    this.stepTrain(k);
+  }
+
+  /** Kernel row k of layer index i (rows of training points or of riders), averaged over the samples. */
+  private measure(k: number, i: number, which: 'phi' | 'g', riders: boolean, S: number, q: number): void {
+    const out = which === 'phi' ? this.PhiRow[i] : this.GRow[i];
+    const { P, Pt, W } = this;
+    const r0 = riders ? P : 0, rows = riders ? Pt : P;
+    for (let r = r0; r < r0 + rows; r++) out.fill(0, r * W, r * W + q);
+    this.layers[i].kernelRow(k, which, out, riders);
+    for (let r = r0; r < r0 + rows; r++) for (let c = 0; c < q; c++) out[r * W + c] /= S;
+    if (riders) {
+      const xx = which === 'phi' ? this.PhiXX[i] : this.GXX[i];
+      xx.fill(0);
+      this.layers[i].riderGram(which, xx);
+      for (let c = 0; c < xx.length; c++) xx[c] /= S;
+    }
+  }
+
+  /** Rows r0..r0+rows of Ch^l or Cz^l at t_k (layer index i; see the class comment). */
+  private operatorRows(k: number, i: number, which: 'h' | 'z', r0: number, rows: number): void {
+    const { L, gamma0, Kx } = this.pb;
+    const { P, W, n, w, delta } = this;
+    const out = which === 'h' ? this.Ch[i] : this.Cz[i];
+    const resp = which === 'h' ? (i > 0 ? this.Ar[i - 1] : undefined) : i < L - 1 ? this.Bu[i + 1] : undefined;
+    const kern = which === 'h' ? (i > 0 ? this.PhiRow[i - 1] : undefined) : i < L - 1 ? this.GRow[i + 1] : undefined;
+    for (let mu = r0; mu < r0 + rows; mu++)
+      for (let j = 0; j <= k; j++) {
+        const s = (gamma0 * w[j]) / P;
+        for (let b = 0; b < P; b++) {
+          const c = mu * W + j * P + b;
+          const base = kern ? kern[c] : which === 'h' ? Kx.data[mu * n + b] : 1;
+          out[c] = (resp ? resp[c] : 0) + s * base * delta[j * P + b];
+        }
+      }
+  }
+
+  /** Response rows at t_k: training rows in the sweep, rider rows are done in riders(). */
+  private responseRows(k: number): void {
+    const { P, W } = this;
+    const q = P * (k + 1);
+    this.layers.forEach((site, i) => {
+      for (const kind of this.kinds(site.l)) {
+        const out = kind === 'r' ? this.Ar[i] : this.Bu[i];
+        for (let r = 0; r < P; r++) out.fill(0, r * W, r * W + q);
+        if (this.opt.responses === 'exact') {
+          const ex = this.exact.get(`${site.l}${kind}`)!;
+          ex.row(k, this.Ch[i], this.Cz[i], out);
+          scaleRows(out, 0, P, W, q, 1 / ex.Sr);
+        } else {
+          ibpSums(site, kind, k, false, out);
+          scaleRows(out, 0, P, W, q, 1 / site.S);
+          ibpSolve(kind === 'r' ? this.fR[i]! : this.fU[i]!, k, out, 0, P, W);
+        }
+      }
+    });
+  }
+
+  /**
+   * Riders at t_k, after the training fixed point: up the layers (sources conditional on the training normals,
+   * h, Phi rows, Ar rows / dh), then down (r, z, G rows, Bu rows).
+   */
+  private riders(k: number): void {
+    const { L } = this.pb;
+    const { P, Pt, W } = this;
+    const S = this.opt.samples, q = P * (k + 1);
+    const exact = this.opt.responses === 'exact', ibp = this.opt.responses === 'ibp';
+    const clear = (a: Float64Array) => a.fill(0, P * W, (P + Pt) * W);
+    for (let i = 0; i < L; i++) {
+      const site = this.layers[i];
+      this.operatorRows(k, i, 'h', P, Pt);
+      const cond = site.l >= 2 ? this.fU[i]!.conditional(k, Pt, this.PhiRow[i - 1].subarray(P * W), W, this.PhiXX[i - 1]) : undefined;
+      site.riderForward(k, this.Ch[i], cond);
+      this.measure(k, i, 'phi', true, S, q);
+      if (site.l < L) clear(this.Ar[i]);
+      if (site.l >= 2) clear(this.Bu[i]);
+      if (exact)
+        for (const kind of this.kinds(site.l)) {
+          const ex = this.exact.get(`${site.l}${kind}`)!;
+          ex.riderUp(k, this.Ch[i], this.Ar[i]);
+          if (kind === 'r') scaleRows(this.Ar[i], P, Pt, W, q, 1 / ex.Sr);
+        }
+      if (ibp && site.l < L) {
+        ibpSums(site, 'r', k, true, this.Ar[i]);
+        scaleRows(this.Ar[i], P, Pt, W, q, 1 / S);
+        ibpSolve(this.fR[i]!, k, this.Ar[i], P, Pt, W);
+      }
+      this.upCond[i] = cond;
+    }
+    for (let i = L - 1; i >= 0; i--) {
+      const site = this.layers[i];
+      this.operatorRows(k, i, 'z', P, Pt);
+      const cond = site.l < L ? this.fR[i]!.conditional(k, Pt, this.GRow[i + 1].subarray(P * W), W, this.GXX[i + 1]) : undefined;
+      site.riderBackward(k, this.Cz[i], cond);
+      this.measure(k, i, 'g', true, S, q);
+      if (site.l >= 2 && exact) {
+        const ex = this.exact.get(`${site.l}u`)!;
+        ex.riderDown(k, this.Cz[i], this.Bu[i]);
+        scaleRows(this.Bu[i], P, Pt, W, q, 1 / ex.Sr);
+      }
+      if (site.l >= 2 && ibp) {
+        ibpSums(site, 'u', k, true, this.Bu[i]);
+        ibpRiderCorrection(site, this.upCond[i]!.M, k, this.Bu[i]);
+        scaleRows(this.Bu[i], P, Pt, W, q, 1 / S);
+        ibpSolve(this.fU[i]!, k, this.Bu[i], P, Pt, W);
+      }
+    }
+    this.ntkRows(k, P, this.Pt);
+  }
+
+  private readonly upCond: ({ M: Float64Array; F: Float64Array } | undefined)[] = [];
+
+  /** NTK rows r0.. at t_k against training points: K = G^1 K^x + sum_{l=1..L} G^{l+1} Phi^l (G^{L+1} = 1). */
+  private ntkRows(k: number, r0: number, rows: number): void {
+    const { L, Kx } = this.pb;
+    const { P, W, n } = this;
+    for (let mu = r0; mu < r0 + rows; mu++)
+      for (let b = 0; b < P; b++) {
+        const c = mu * W + k * P + b;
+        let s = this.GRow[0][c] * Kx.data[mu * n + b];
+        for (let i = 0; i < L; i++) s += (i < L - 1 ? this.GRow[i + 1][c] : 1) * this.PhiRow[i][c];
+        this.Kcur[mu * P + b] = s;
+      }
+  }
+
+  /** Crank-Nicolson for dDelta/dt = -(1/P) K Delta from t_{k-1} to t_k (THEORY.md section 2). */
+  private stepTrain(k: number): void {
+    if (k === 0) return;
+    const { P, delta, Kprev, Kcur } = this;
+    const s = (this.pb.t[k] - this.pb.t[k - 1]) / (2 * P);
+    const lhs = new Matrix(P, P), rhs = new Matrix(P, 1);
+    for (let a = 0; a < P; a++) {
+      let v = delta[(k - 1) * P + a];
+      for (let b = 0; b < P; b++) {
+        v -= s * Kprev[a * P + b] * delta[(k - 1) * P + b];
+        lhs.set(a, b, (a === b ? 1 : 0) + s * Kcur[a * P + b]);
+      }
+      rhs.set(a, 0, v);
+    }
+    delta.set(linearSolve(lhs, rhs).getColumn(0), k * P);
+  }
+
+  /** f_test(t_k) = f_test(t_{k-1}) + (h/2P) (K_test(t_{k-1}) Delta(t_{k-1}) + K_test(t_k) Delta(t_k)). */
+  private stepTest(k: number): void {
+    const { P, Pt, delta, Kprev, Kcur, ftest } = this;
+    const s = (this.pb.t[k] - this.pb.t[k - 1]) / (2 * P);
+    for (let i = 0; i < Pt; i++) {
+      let v = 0;
+      for (let b = 0; b < P; b++) v += Kprev[(P + i) * P + b] * delta[(k - 1) * P + b] + Kcur[(P + i) * P + b] * delta[k * P + b];
+      ftest[k * Pt + i] = ftest[(k - 1) * Pt + i] + s * v;
+    }
+  }
+
+  /** Equal-time kernels over all points at t_k (train rows and riders' rows of the kernel rows, riders' blocks). */
+  private equalTime(k: number): McRecord {
+    const { L, Kx } = this.pb;
+    const { P, Pt, n, W } = this;
+    const full = (row: Float64Array, xx: Float64Array): Dense => {
+      const m = dense(n, n);
+      for (let mu = 0; mu < n; mu++)
+        for (let b = 0; b < P; b++) m.data[mu * n + b] = m.data[b * n + mu] = row[mu * W + k * P + b];
+      for (let i = 0; i < Pt; i++) for (let j = 0; j < Pt; j++) m.data[(P + i) * n + P + j] = xx[i * Pt + j];
+      return m;
+    };
+    const Phi = this.PhiRow.map((row, i) => full(row, this.PhiXX[i]));
+    const G = this.GRow.map((row, i) => full(row, this.GXX[i]));
+    const ntk = dense(n, n);
+    for (let c = 0; c < n * n; c++) {
+      let s = G[0].data[c] * Kx.data[c];
+      for (let i = 0; i < L; i++) s += (i < L - 1 ? G[i + 1].data[c] : 1) * Phi[i].data[c];
+      ntk.data[c] = s;
+    }
+    return {
+      delta: Array.from(this.delta.subarray(k * P, (k + 1) * P)),
+      ftest: Array.from(this.ftest.subarray(k * Pt, (k + 1) * Pt)),
+      ntk,
+      Phi,
+      G,
+    };
+  }
+
+  private time<T>(what: keyof Replica['clock'], fn: () => T): T {
+    const t0 = performance.now();
+    const v = fn();
+    this.clock[what] += (performance.now() - t0) / 1000;
+    return v;
+  }
+}
+
+function scaleRows(a: Float64Array, r0: number, rows: number, W: number, q: number, f: number): void {
+  for (let r = r0; r < r0 + rows; r++) for (let c = 0; c < q; c++) a[r * W + c] *= f;
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let scale = 1e-300;
+  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
+  return maxAbsDiff(a, b) / scale;
+}

@@ -1,0 +1,155 @@
+import type { CausalFactor } from './factor.js';
+import { axpy, type LayerSamples } from './layer.js';
+
+/**
+ * Response functions of THEORY.md section 3 as discrete operators on the grid (trapezoid weights inside,
+ * as in the deep-linear solver), times gamma0 so that gamma0 -> 0 needs no division:
+ *   Ar^l(k, j)_{mu a} = gamma0 A^l = < d phi(h^l_mu(t_k)) / d r^l_a(t_j) >       (l < L)
+ *   Bu^l(k, j)_{mu a} = gamma0 B^{l-1} = < d g^l_mu(t_k) / d u^l_a(t_j) >      (l >= 2)
+ * (derivatives w.r.t. the discrete source values; j <= k by causality; the equal-time j = k block includes
+ * the phi''(h) z term of g(t) = phi'(h(t)) z(t) w.r.t. u(t), exactly as a finite network has it).
+ */
+export type ResponseKind = 'r' | 'u';
+
+/**
+ * Exact responses by forward-mode differentiation of each sample's causal recursion. For the first Sr
+ * samples of a layer, the Jacobians w.r.t. the chosen source on training points obey the linearized
+ * site equations, marched row by row with the fields:
+ *   dh(k;j) = [u] delta_kj I + sum_{i=j..k} Ch(k,i) dg(i;j),   dz(k;j) = [r] delta_kj I + sum_{i=j..k} Cz(k,i) dphi(i;j),
+ *   dphi = phi'(h) dh,   dg = phi''(h) z dh + phi'(h) dz
+ * (the i = k term uses the previous sweep's row, converging with the fields' fixed point at t_k). Only the
+ * blocks dg(i;.), dphi(i;.) of training points are stored: P x P(i+1) per time, cost ~ P^3 K^3 / 3 per sample.
+ * Riders (test rows) need no storage of their own: dh_test(k;.) = sum_i Ch_test(k,i) dg(i;.), etc.
+ */
+export class ExactResponses {
+  private readonly dg: Float64Array;
+  private readonly dphi: Float64Array;
+  private readonly tri: number;
+  private readonly mh: Float64Array;
+  private readonly mz: Float64Array;
+  /** riders' dh(k; .) per sample (kind u), kept from riderUp for riderDown */
+  private readonly dhX: Float64Array;
+
+  constructor(
+    private readonly site: LayerSamples,
+    readonly kind: ResponseKind,
+    readonly Sr: number,
+  ) {
+    const { P, K1, Pt } = site;
+    this.tri = (P * P * K1 * (K1 + 1)) / 2;
+    this.dg = new Float64Array(Sr * this.tri);
+    this.dphi = new Float64Array(Sr * this.tri);
+    this.mh = new Float64Array(Math.max(P, Pt) * P * K1);
+    this.mz = new Float64Array(Math.max(P, Pt) * P * K1);
+    this.dhX = new Float64Array(kind === 'u' ? Sr * Pt * P * K1 : 0);
+  }
+
+  /** Training rows of the response at t_k: out (rows 0..P-1, stride W) += sum over the Sr samples. */
+  row(k: number, Ch: Float64Array, Cz: Float64Array, out: Float64Array): void {
+    const { P, K1, d1T, d2T, zT } = this.site;
+    const W = P * K1, q = P * (k + 1), blk = this.block(k);
+    for (let s = 0; s < this.Sr; s++) {
+      this.history(s, k, Ch, 0, P, this.dg, this.mh);
+      this.history(s, k, Cz, 0, P, this.dphi, this.mz);
+      const base = s * this.tri + blk;
+      for (let a = 0; a < P; a++) {
+        const f = s * W + k * P + a, d1 = d1T[f], d2z = d2T[f] * zT[f];
+        if (this.kind === 'u') this.mh[a * W + k * P + a] += 1;
+        else this.mz[a * W + k * P + a] += 1;
+        for (let c = 0; c < q; c++) {
+          const dh = this.mh[a * W + c], dz = this.mz[a * W + c];
+          this.dphi[base + a * q + c] = d1 * dh;
+          this.dg[base + a * q + c] = d2z * dh + d1 * dz;
+        }
+        const src = this.kind === 'r' ? this.dphi : this.dg;
+        axpy(1, src, base + a * q, out, a * W, q);
+      }
+    }
+  }
+
+  /** Riders, upward pass: dh_test; kind r adds phi'(h_test) dh_test to out's rider rows. */
+  riderUp(k: number, Ch: Float64Array, out: Float64Array): void {
+    const { P, Pt, K1, d1X } = this.site;
+    const W = P * K1, q = P * (k + 1);
+    for (let s = 0; s < this.Sr; s++) {
+      this.history(s, k, Ch, P, Pt, this.dg, this.mh);
+      for (let i = 0; i < Pt; i++) {
+        if (this.kind === 'r') axpy(d1X[s * Pt + i], this.mh, i * W, out, (P + i) * W, q);
+        else this.dhX.set(this.mh.subarray(i * W, i * W + q), (s * Pt + i) * W);
+      }
+    }
+  }
+
+  /** Riders, downward pass (kind u): dz_test, and dg_test = phi''(h) z dh + phi'(h) dz into out's rider rows. */
+  riderDown(k: number, Cz: Float64Array, out: Float64Array): void {
+    const { P, Pt, K1, d1X, d2X, zX } = this.site;
+    const W = P * K1, q = P * (k + 1);
+    for (let s = 0; s < this.Sr; s++) {
+      this.history(s, k, Cz, P, Pt, this.dphi, this.mz);
+      for (let i = 0; i < Pt; i++) {
+        const x = s * Pt + i;
+        axpy(d2X[x] * zX[x], this.dhX, x * W, out, (P + i) * W, q);
+        axpy(d1X[x], this.mz, i * W, out, (P + i) * W, q);
+      }
+    }
+  }
+
+  /** m[r, (j,b)] = sum_{i<=k} sum_c C[r0 + r, (i,c)] D_s(i)[c, (j,b)] for rows r < rows (stride W). */
+  private history(s: number, k: number, C: Float64Array, r0: number, rows: number, D: Float64Array, m: Float64Array): void {
+    const { P, K1 } = this.site;
+    const W = P * K1;
+    m.fill(0, 0, rows * W);
+    for (let i = 0; i <= k; i++) {
+      const base = s * this.tri + this.block(i), qi = P * (i + 1);
+      for (let r = 0; r < rows; r++)
+        for (let c = 0; c < P; c++) axpy(C[(r0 + r) * W + i * P + c], D, base + c * qi, m, r * W, qi);
+    }
+  }
+
+  private block(i: number): number {
+    const { P } = this.site;
+    return (P * P * i * (i + 1)) / 2;
+  }
+}
+
+/**
+ * Gaussian integration by parts (section 4): with the source = L xi, Stein's lemma gives <F xi^T> = <dF/dsource> L,
+ * so <dF/dsource> = <F xi^T> L^+ (the pseudo-inverse of ./factor.ts regularizes the directions without
+ * innovation). Partial sums of <F xi^T> over the batch: training rows of F = phi(h) (kind r) or g (kind u).
+ */
+export function ibpSums(site: LayerSamples, kind: ResponseKind, k: number, riders: boolean, out: Float64Array): void {
+  const { S, P, Pt, K1 } = site;
+  const W = P * K1, q = P * (k + 1);
+  const xi = kind === 'r' ? site.xiR : site.xiU;
+  for (let s = 0; s < S; s++)
+    if (!riders) {
+      const F = kind === 'r' ? site.phT : site.gT;
+      for (let a = 0; a < P; a++) axpy(F[s * W + k * P + a], xi, s * W, out, a * W, q);
+    } else {
+      const F = kind === 'r' ? site.phX : site.gX;
+      for (let i = 0; i < Pt; i++) axpy(F[s * Pt + i], xi, s * W, out, (P + i) * W, q);
+    }
+}
+
+/**
+ * Riders of kind u: g_test(t_k) also depends on xi through its own source u_test(t_k) = M xi + F eps,
+ * which the response (w.r.t. training sources only) must not count: subtract <phi''(h) z> M.
+ */
+export function ibpRiderCorrection(site: LayerSamples, M: Float64Array, k: number, out: Float64Array): void {
+  const { S, P, Pt, K1 } = site;
+  const W = P * K1, q = P * (k + 1);
+  for (let i = 0; i < Pt; i++) {
+    let m = 0;
+    for (let s = 0; s < S; s++) m += site.d2X[s * Pt + i] * site.zX[s * Pt + i];
+    axpy(-m, M, i * q, out, (P + i) * W, q);
+  }
+}
+
+/** <F xi^T> (rows r0..r0+rows, stride W, already averaged) -> <dF/dsource> via the causal factor, in place. */
+export function ibpSolve(factor: CausalFactor, k: number, sums: Float64Array, r0: number, rows: number, W: number): void {
+  const q = factor.P * (k + 1);
+  const C = new Float64Array(rows * q);
+  for (let r = 0; r < rows; r++) C.set(sums.subarray((r0 + r) * W, (r0 + r) * W + q), r * q);
+  const X = factor.solveRight(k, rows, C);
+  for (let r = 0; r < rows; r++) sums.set(X.subarray(r * q, (r + 1) * q), (r0 + r) * W);
+}

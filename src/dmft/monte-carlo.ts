@@ -1,0 +1,178 @@
+import type { Config } from '../core/config.js';
+import { InputError } from '../core/errors.js';
+import { GaussianSampler } from '../core/gaussian.js';
+import { dense, toRows, type Dense } from '../core/linalg.js';
+import { makeMeta, type Result } from '../core/result.js';
+import { activation } from '../theory/activations.js';
+import { initialKernels, inputKernel } from '../theory/kernels.js';
+import { allInputs, lazyCurves, type Schedule } from '../theory/lazy.js';
+import { timeGrid } from './grid.js';
+import { marchReplica, type McRun } from './mc/march.js';
+import { alignment, lossCurve, trainBlock } from './observables.js';
+
+/**
+ * `dmft solve` for deep nonlinear networks (THEORY.md sections 3-4): the Monte Carlo single-site solver of
+ * ./mc/march.ts, run as `replicas` independent self-consistent solutions of `samples / replicas` samples each
+ * (replica r uses samples r M .. (r+1) M - 1 of the fixed per-sample streams). Reported curves are the replica
+ * means; their standard errors estimate the O(1/sqrt(S)) sampling error of THEORY.md section 5. Methods:
+ *   monte-carlo           the full self-consistent solution, responses A, B exact (forward-mode) or by
+ *                         Gaussian integration by parts (solver.responses = "ibp");
+ *   gradient-independent  A = B = 0, kernels evolve.
+ * Control variate (as in the two-layer solver): each replica's sampling error of the NTK at t = 0 drives
+ * most of its error, so its lazy curves with its own sampled NTK are replaced by the exact lazy curves.
+ */
+export interface McSolverOptions {
+  samples?: number;
+  replicas?: number;
+  responses?: 'exact' | 'ibp';
+  responseSamples?: number;
+  dt?: number;
+  tol?: number;
+  maxIterations?: number;
+  controlVariate?: boolean;
+}
+
+/** Defaults: the accuracy of THEORY.md section 5 at the 5% standard (see test/dmft-mc-*.test.ts, bench/mc.ts). */
+export const MC_DEFAULTS = { samples: 2048, replicas: 8, responseSamples: 32, steps: 40, tol: 1e-6, maxIterations: 40 };
+
+export function solveMonteCarlo(
+  cfg: Config,
+  schedule: Schedule,
+  o: McSolverOptions,
+  method: 'monte-carlo' | 'gradient-independent',
+  onProgress?: (done: number, total: number) => void,
+): Result {
+  const started = performance.now();
+  if (schedule.kind === 'gd')
+    throw new InputError('train.steps', `the ${method} solver integrates gradient flow (train.T); gradient descent (train.steps, train.lr) is not supported by it`);
+  const { data, model, solver, output } = cfg;
+  const times = schedule.t;
+  const replicas = o.replicas ?? MC_DEFAULTS.replicas;
+  const samples = o.samples ?? MC_DEFAULTS.samples;
+  const M = Math.ceil(samples / replicas);
+  if (M < 2) throw new InputError('solver.samples', `needs at least 2 samples per replica (replicas = ${replicas}), got ${samples}`);
+  const responses = method === 'gradient-independent' ? 'none' : (o.responses ?? 'exact');
+  const responseSamples = Math.min(M, o.responseSamples ?? MC_DEFAULTS.responseSamples);
+  const grid = timeGrid(times, o.dt ?? times[times.length - 1] / MC_DEFAULTS.steps);
+  const X = allInputs(cfg);
+  const Kx = inputKernel(X);
+  const P = data.X.length;
+  const gamma0 = model.parameterization === 'ntk' ? 0 : model.gamma0;
+  const pb = { Kx, Fx: new GaussianSampler(Kx).factor, P, y: data.y, L: model.depth, act: activation(model.activation), gamma0, t: grid.t, record: grid.index };
+  const runs: McRun[] = [];
+  const total = replicas * grid.t.length;
+  for (let r = 0; r < replicas; r++)
+    runs.push(
+      marchReplica(
+        pb,
+        { samples: M, responseSamples, responses, seed: solver.seed, first: r * M, tol: o.tol ?? MC_DEFAULTS.tol, maxIterations: o.maxIterations ?? MC_DEFAULTS.maxIterations },
+        (k) => onProgress?.(r * grid.t.length + k + 1, total),
+      ),
+    );
+
+  // per replica and recorded time: predictions over all points (train: y - Delta), with the control variate
+  const exact = lazyCurves(initialKernels(X, model.depth, model.activation, solver.quadrature).ntk, P, data.y, data.ytest, schedule);
+  const preds = runs.map((run) => {
+    const own = o.controlVariate === false ? undefined : lazyCurves(run.ntk0, P, data.y, data.ytest, schedule);
+    return run.records.map((rec, i) => ({
+      train: rec.delta.map((d, a) => data.y[a] - d + (own ? exact.train[i][a] - own.train[i][a] : 0)),
+      test: rec.ftest.map((f, s) => f + (own ? exact.test![i][s] - own.test![i][s] : 0)),
+    }));
+  });
+  const meanOf = (pick: (run: number, i: number) => number[]) => times.map((_, i) => average(runs.map((_, r) => pick(r, i))));
+  const train = meanOf((r, i) => preds[r][i].train);
+  const test = meanOf((r, i) => preds[r][i].test);
+  const trainLoss = lossCurve(train, data.y);
+  const testLoss = data.ytest ? lossCurve(test, data.ytest) : undefined;
+  const sem = (curve: (r: number) => number[]) => semOf(runs.map((_, r) => curve(r)));
+  const trainLossSem = sem((r) => lossCurve(preds[r].map((p) => p.train), data.y));
+  const testLossSem = data.ytest ? sem((r) => lossCurve(preds[r].map((p) => p.test), data.ytest!)) : undefined;
+  const ntk = times.map((_, i) => averageDense(runs.map((run) => run.records[i].ntk)));
+  const rel = (s: number[], v: number[]) => Math.max(...s.map((x, i) => (v[i] > 0 ? x / v[i] : 0)));
+
+  const result: Result = {
+    t: [...times],
+    trainLoss,
+    ...(testLoss ? { testLoss } : {}),
+    ntkFinal: trainBlock(ntk[ntk.length - 1], P),
+    meta: makeMeta(method, started, {
+      responses,
+      samples: M * replicas,
+      replicas,
+      ...(responses === 'exact' ? { responseSamples: responseSamples * replicas } : {}),
+      grid: { points: grid.t.length, maxStep: o.dt ?? times[times.length - 1] / MC_DEFAULTS.steps },
+      iterations: Math.max(...runs.map((x) => x.iterations)),
+      maxStepIterations: Math.max(...runs.map((x) => x.maxStepIterations)),
+      residual: Math.max(...runs.map((x) => x.residual)),
+      residualHistory: runs.map((x) => x.history),
+      samplingError: {
+        trainLossSem,
+        ...(testLossSem ? { testLossSem } : {}),
+        ...(output.predictions ? { predictionsSem: { train: times.map((_, i) => semOf(preds.map((p) => p[i].train))) } } : {}),
+        ...(output.alignment ? { alignmentSem: sem((r) => runs[r].records.map((rec) => alignment(rec.ntk, data.y))) } : {}),
+      },
+      errorEstimate: Math.max(rel(trainLossSem, trainLoss), testLossSem ? rel(testLossSem, testLoss!) : 0),
+      timing: sumTimes(runs),
+      seed: solver.seed,
+      ...(o.controlVariate === false ? { controlVariate: false } : {}),
+    }),
+  };
+  if (output.predictions) result.predictions = { train, ...(data.ytest ? { test } : {}) };
+  if (output.kernels)
+    result.kernels = {
+      Phi: Array.from({ length: model.depth }, (_, l) => times.map((_, i) => toRows(averageDense(runs.map((run) => run.records[i].Phi[l]))))),
+      G: Array.from({ length: model.depth }, (_, l) => times.map((_, i) => toRows(averageDense(runs.map((run) => run.records[i].G[l]))))),
+      ntk: ntk.map(toRows),
+    };
+  if (output.alignment) result.alignment = ntk.map((K) => alignment(K, data.y));
+  if (output.histograms)
+    result.histograms = runs[0].h0.map((_, l) =>
+      ({ layer: l + 1, ...layerHistogram(concat(runs.map((x) => x.h0[l])), concat(runs.map((x) => x.h1[l]))) }),
+    );
+  return result;
+}
+
+function average(rows: number[][]): number[] {
+  return rows[0].map((_, j) => rows.reduce((s, r) => s + r[j], 0) / rows.length);
+}
+
+function averageDense(ms: Dense[]): Dense {
+  const out = dense(ms[0].rows, ms[0].cols);
+  for (const m of ms) for (let c = 0; c < m.data.length; c++) out.data[c] += m.data[c] / ms.length;
+  return out;
+}
+
+/** Standard error over replicas, entrywise. */
+function semOf(rows: number[][]): number[] {
+  const R = rows.length, m = average(rows);
+  return m.map((mj, j) => Math.sqrt(rows.reduce((s, r) => s + (r[j] - mj) ** 2, 0) / (R - 1) / R));
+}
+
+function sumTimes(runs: McRun[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const run of runs) for (const [k, v] of Object.entries(run.seconds)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
+function concat(parts: Float64Array[]): Float64Array {
+  const out = new Float64Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) (out.set(p, o), (o += p.length));
+  return out;
+}
+
+const BINS = 40;
+
+/** Densities of one layer's training preactivations at the first and last time, on common bins. */
+function layerHistogram(h0: Float64Array, h1: Float64Array) {
+  let lo = Infinity, hi = -Infinity;
+  for (const v of h0) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+  for (const v of h1) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+  const width = (hi - lo) / BINS || 1;
+  const density = (h: Float64Array) => {
+    const c = new Array<number>(BINS).fill(0);
+    for (const v of h) c[Math.min(BINS - 1, Math.floor((v - lo) / width))]++;
+    return c.map((x) => x / (h.length * width));
+  };
+  return { edges: Array.from({ length: BINS + 1 }, (_, i) => lo + i * width), initial: density(h0), final: density(h1) };
+}

@@ -1,0 +1,34 @@
+import { block, toRows, type Dense } from '../core/linalg.js';
+import { halfMeanSquare } from '../core/result.js';
+
+/** Observables of a solved DMFT (opt-in outputs of INTERFACE.md), from kernels over all points (train first). */
+
+/** Kernel-target alignment A = y^T K y / (|K|_F |y|^2) of the train x train block of K. */
+export function alignment(K: Dense, y: readonly number[]): number {
+  const P = y.length, n = K.cols;
+  let quad = 0, frob = 0, yy = 0;
+  for (let a = 0; a < P; a++) {
+    yy += y[a] * y[a];
+    for (let b = 0; b < P; b++) {
+      const k = K.data[a * n + b];
+      quad += y[a] * k * y[b];
+      frob += k * k;
+    }
+  }
+  return quad / (Math.sqrt(frob) * yy);
+}
+
+/** The train x train block as rows (ntkFinal). */
+export function trainBlock(K: Dense, P: number): number[][] {
+  return toRows(block(K, 0, P, 0, P));
+}
+
+/** Loss 1/(2n) sum (target - prediction)^2 per recorded time. */
+export function lossCurve(predictions: readonly (readonly number[])[], targets: readonly number[]): number[] {
+  return predictions.map((f) => halfMeanSquare(targets.map((v, i) => v - f[i])));
+}
+
+/** Largest relative difference max_t |a_t - b_t| / |b_t| of two curves. */
+export function maxRelativeDifference(a: readonly number[], b: readonly number[]): number {
+  return Math.max(...a.map((v, i) => Math.abs(v - b[i]) / Math.abs(b[i])));
+}

@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseConfig } from '../dist/src/core/config.js';
+import { solveLazy } from '../dist/src/theory/lazy.js';
+
+const CLI = fileURLToPath(new URL('../dist/src/cli.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'dmft-sweep-'));
+
+/** Run the compiled CLI in the test directory. */
+const dmft = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: dir });
+  return { code: r.status, err: r.stderr };
+};
+
+/** Write a sweep file into the test directory; returns its path. */
+const sweepAt = (name: string, value: unknown) => {
+  writeFileSync(join(dir, name), JSON.stringify(value));
+  return join(dir, name);
+};
+
+const base = {
+  data: { synthetic: { kind: 'single-index', P: 8, Ptest: 6, D: 4, seed: 1 } },
+  model: { depth: 1, activation: 'tanh', gamma0: 1 },
+  train: { T: 10, record: 6 },
+};
+const sweep = { base, run: { kind: 'lazy' }, grid: { 'model.depth': [1, 2, 3], 'model.activation': ['tanh', 'relu', 'erf'] } };
+
+/** results.jsonl as records sorted by index, without wall-clock times (the only part that varies). */
+function records(out: string) {
+  return readFileSync(join(out, 'results.jsonl'), 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => {
+      const r = JSON.parse(l);
+      delete r.seconds;
+      if (r.result) delete r.result.meta.seconds;
+      return r;
+    })
+    .sort((a, b) => a.index - b.index);
+}
+
+describe('dmft sweep', () => {
+  const whole = join(dir, 'whole');
+  const sweepFile = sweepAt('depth.json', sweep);
+
+  it('runs every point in workers: one line each in results.jsonl, equal to the point run alone, and summary.csv', () => {
+    const r = dmft('sweep', sweepFile, '--out', whole, '--workers', '2');
+    expect(r.code, r.err).toBe(0);
+    const recs = records(whole);
+    expect(recs.map((x) => x.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    // point 5 = depth 2 (second value of the first, slowest axis), erf (third value of the second axis)
+    expect(recs[5].params).toEqual({ 'model.depth': 2, 'model.activation': 'erf' });
+    const alone = solveLazy(parseConfig({ ...base, model: { depth: 2, activation: 'erf', gamma0: 1 } }));
+    expect(recs[5].result.trainLoss).toEqual(alone.trainLoss);
+    expect(recs[5].result.testLoss).toEqual(alone.testLoss);
+    const csv = readFileSync(join(whole, 'summary.csv'), 'utf8').trimEnd().split('\n');
+    expect(csv[0]).toBe('index,kind,model.depth,model.activation,trainLoss,testLoss,trainLossSem,testLossSem,seconds,error');
+    expect(csv).toHaveLength(10);
+    expect(csv[6].split(',').slice(0, 6)).toEqual(['5', 'lazy', '2', 'erf', String(alone.trainLoss.at(-1)), String(alone.testLoss!.at(-1))]);
+  });
+
+  it('running again skips finished points; a torn last line is dropped and its point run again', () => {
+    const before = readFileSync(join(whole, 'results.jsonl'), 'utf8');
+    expect(dmft('sweep', sweepFile, '--out', whole).code).toBe(0);
+    expect(readFileSync(join(whole, 'results.jsonl'), 'utf8')).toBe(before);
+    // a kill in the middle of a write: the last line is cut short
+    const lines = before.trimEnd().split('\n');
+    const torn = join(dir, 'torn');
+    dmft('sweep', sweepFile, '--out', torn, '--shard', '1/9'); // creates the directory with point 0
+    writeFileSync(join(torn, 'results.jsonl'), lines.slice(0, 7).join('\n') + '\n' + lines[7].slice(0, 40));
+    const r = dmft('sweep', sweepFile, '--out', torn);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err.match(/^\[\d\/\d\]/gm)).toHaveLength(2); // the torn point and the one never written
+    expect(records(torn)).toEqual(records(whole));
+  });
+
+  it('shards 1/2 and 2/2, merged, equal the whole sweep', () => {
+    const [a, b, merged] = ['shard1', 'shard2', 'merged'].map((d) => join(dir, d));
+    expect(dmft('sweep', sweepFile, '--out', a, '--shard', '1/2').code).toBe(0);
+    expect(dmft('sweep', sweepFile, '--out', b, '--shard', '2/2', '--workers', '1').code).toBe(0);
+    expect(records(a).map((x) => x.index)).toEqual([0, 2, 4, 6, 8]);
+    expect(records(b).map((x) => x.index)).toEqual([1, 3, 5, 7]);
+    const m = dmft('sweep', 'merge', a, b, '--out', merged);
+    expect(m.code, m.err).toBe(0);
+    expect(m.err).toContain('merged 9 points');
+    const lines = readFileSync(join(merged, 'results.jsonl'), 'utf8').trimEnd().split('\n');
+    expect(lines.map((l) => JSON.parse(l).index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(records(merged)).toEqual(records(whole));
+    expect(readFileSync(join(merged, 'summary.csv'), 'utf8').split('\n')).toHaveLength(11);
+    // shards of different sweeps do not merge
+    const other = join(dir, 'other-shard');
+    expect(dmft('sweep', sweepAt('other-grid.json', { ...sweep, grid: { 'model.depth': [4] } }), '--out', other).code).toBe(0);
+    const refused = dmft('sweep', 'merge', a, other, '--out', join(dir, 'never'));
+    expect(refused.code).toBe(2);
+    expect(refused.err).toMatch(/^dmft: .*other-shard: holds a different sweep \(id \w+\) than .*shard1 \(id \w+\)\n$/);
+    expect(dmft('sweep', 'merge', dir, '--out', join(dir, 'never')).err).toBe(`dmft: ${dir}: not a sweep directory (no sweep.json)\n`);
+    expect(existsSync(join(dir, 'never'))).toBe(false);
+  });
+
+  it('a grid of lists with a kind axis and per-point failures: failures are recorded and the exit is 1', () => {
+    const out = join(dir, 'mixed');
+    const mixed = {
+      base,
+      run: { width: 16, seeds: 2 },
+      grid: [
+        { kind: ['lazy'], 'model.gamma0': [0] },
+        // the second diverges: gradient descent with a huge step
+        { kind: ['simulate'], 'model.gamma0': [0.5], train: [{ T: 10, record: 6 }, { steps: 10, lr: 1000, record: 6 }] },
+      ],
+    };
+    const r = dmft('sweep', sweepAt('mixed.json', mixed), '--out', out);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^dmft: 1 point\(s\) failed, first: point 2 \(kind="simulate", model.gamma0=0.5, train=\{.*\}\): simulation diverged at t = /m);
+    const recs = records(out);
+    expect(recs.map((x) => [x.kind, x.error === undefined])).toEqual([
+      ['lazy', true],
+      ['simulate', true],
+      ['simulate', false],
+    ]);
+    expect(recs[1].result.width).toBe(16);
+    expect(recs[1].result.seeds).toBe(2);
+    // running again: the failure is still reported, nothing runs; --retry-failed runs it again
+    const again = dmft('sweep', sweepAt('mixed.json', mixed), '--out', out);
+    expect([again.code, again.err.match(/^\[/gm)]).toEqual([1, null]);
+    const retry = dmft('sweep', sweepAt('mixed.json', mixed), '--out', out, '--retry-failed');
+    expect(retry.code).toBe(1);
+    expect(retry.err.match(/^\[1\/1\] point 2 .* FAILED$/gm)).toHaveLength(1);
+    expect(records(out).map((x) => x.index)).toEqual([0, 1, 2, 2]);
+  });
+
+  it('refuses bad sweeps with one line naming the field, exit 2', () => {
+    const refused = (args: string[], message: string) => {
+      const r = dmft(...args);
+      expect(r.err.trim()).toBe(`dmft: ${message}`);
+      expect(r.code).toBe(2);
+    };
+    const bad = (name: string, s: unknown) => ['sweep', sweepAt(name, s), '--out', join(dir, name + '-out')];
+    refused(bad('neg.json', { ...sweep, grid: { 'model.gamma0': [1, -1] } }), 'grid.model.gamma0: must be >= 0, got -1 (point {"model.gamma0":-1})');
+    refused(bad('typo.json', { ...sweep, grid: { 'model.gama0': [1] } }), 'grid.model.gama0: unknown field (point {"model.gama0":1})');
+    refused(bad('nokind.json', { base, grid: { 'model.gamma0': [1] } }), 'run.kind: required (one of lazy, solve, simulate), or a grid axis "kind"');
+    refused(bad('kind.json', { base, grid: { kind: ['lazy', 'magic'] } }), 'grid.kind: expected one of lazy, solve, simulate; got "magic"');
+    refused(bad('width.json', { base, run: { kind: 'simulate', seeds: 2 }, grid: { 'model.gamma0': [1] } }), 'run.width: required for simulate points (in run or as a grid axis)');
+    refused(bad('seeds.json', { base, run: { kind: 'simulate', width: 8 }, grid: { seeds: [2, 0] } }), 'grid.seeds: must be > 0, got 0');
+    refused(bad('extra.json', { ...sweep, runs: 3 }), 'runs: unknown field');
+    refused(bad('axis.json', { ...sweep, grid: { 'model..depth': [1] } }), 'grid.model..depth: expected a run option or a dotted config path such as model.gamma0');
+    refused(bad('values.json', { ...sweep, grid: [{ 'model.depth': [1] }, { 'model.depth': 2 }] }), 'grid[1].model.depth: expected array, got 2');
+    refused(bad('dup.json', { ...sweep, grid: [{ 'model.depth': [1, 2] }, { 'model.depth': [2] }] }), 'grid[1]: repeats point 1 ({"model.depth":2})');
+    refused(bad('base.json', { ...sweep, base: { ...base, train: { T: 0 } } }), 'base.train.T: must be > 0, got 0');
+    refused(bad('nobase.json', { ...sweep, base: 'missing.json' }), 'base: cannot read file (no such file)');
+    refused(['sweep', sweepFile, '--shard', '3/2'], '--shard: expected i/n with 1 <= i <= n, got "3/2"');
+    refused(['sweep', sweepFile, '--workers', '0'], '--workers: expected an integer >= 1, got "0"');
+    // a directory that holds another sweep
+    const other = dmft('sweep', sweepAt('other.json', { ...sweep, grid: { 'model.depth': [1] } }), '--out', whole);
+    expect(other.code).toBe(2);
+    expect(other.err).toMatch(/^dmft: --out: .*whole holds the results of a different sweep \(id \w+, this one is \w+\); use another directory\n$/);
+    expect(existsSync(join(dir, 'neg.json-out'))).toBe(false);
+  });
+});
