@@ -81,7 +81,7 @@ export async function validateSim(): Promise<string> {
     const fx = readFixture(name);
     const { deviations, seconds } = compareWithFixture(fx);
     for (const d of deviations)
-      rows.push(`| ${name} | ${fx.reference.width} | ${fx.reference.seeds} | ${d.curve} | ${(100 * d.relative).toFixed(2)}% | ${d.sigmas.toFixed(2)} (t = ${d.worstT}) | ${seconds.toFixed(1)} |`);
+      rows.push(`| ${name} | ${fx.reference.width} | ${fx.reference.seeds} | ${d.curve} | ${(100 * d.relative).toFixed(2)}% | ${d.sigmas.toFixed(2)} (t = ${+d.worstT.toFixed(6)}) | ${seconds.toFixed(1)} |`);
   }
   return rows.join('\n');
 }

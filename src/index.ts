@@ -20,7 +20,7 @@ export * from './dmft/coordinates.js';
 export * from './dmft/grid.js';
 export * from './dmft/qmc.js';
 export * from './dmft/observables.js';
-export * from './sim/lowrank.js';
+export * from './sim/matrix.js';
 export * from './sim/network.js';
 export * from './sim/stepper.js';
 export * from './sim/kernels.js';

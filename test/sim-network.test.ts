@@ -3,6 +3,7 @@ import { parseConfig, type ActivationName } from '../src/core/config.js';
 import { halfMeanSquare } from '../src/core/result.js';
 import { initialParams, Network, paramCount, paramViews } from '../src/sim/network.js';
 import { EULER, LowRankStepper, RK4 } from '../src/sim/stepper.js';
+import { addLowRank, combineRows, pairAxpy, pairDots } from '../src/sim/matrix.js';
 
 function config(depth: number, act: ActivationName, gamma0 = 0.7) {
   return parseConfig({
@@ -88,4 +89,37 @@ describe('low-rank Runge-Kutta step', () => {
         stepper.finish(h);
         for (let i = 0; i < theta.length; i++) expect(Math.abs(theta[i] - want[i])).toBeLessThan(1e-10 * inc);
       });
+});
+
+describe('blocked matrix kernels equal the plain loops (every remainder path)', () => {
+  const rand = (n: number, seed: number) => Float64Array.from({ length: n }, (_, i) => Math.sin(1.7 * i + seed));
+  // same sums in another order: agreement to rounding, 1e-12 of the O(10) magnitudes
+  for (const [rows, cols, n, R] of [[7, 9, 13, 19], [6, 5, 4, 8], [3, 11, 1, 3]])
+    it(`rows ${rows}, cols ${cols}, ${n} points, rank ${R}`, () => {
+      const W = rand(rows * cols, 1), x = rand(n * cols, 2), U = rand(R * rows, 3), V = rand(R * cols, 4);
+      // pair dot products and axpys of rows i and k = last row
+      const s1 = new Float64Array(n), s2 = new Float64Array(n), acc = new Float64Array(n * cols);
+      const i = 1, k = rows - 1;
+      pairDots(W, i * cols, k * cols, cols, x, n, s1, s2);
+      pairAxpy(W, i * cols, k * cols, cols, s1, s2, n, acc);
+      for (let mu = 0; mu < n; mu++) {
+        let a = 0, b = 0;
+        for (let j = 0; j < cols; j++) {
+          a += W[i * cols + j] * x[mu * cols + j];
+          b += W[k * cols + j] * x[mu * cols + j];
+        }
+        expect(s1[mu]).toBeCloseTo(a, 12);
+        expect(s2[mu]).toBeCloseTo(b, 12);
+        for (let j = 0; j < cols; j++) expect(acc[mu * cols + j]).toBeCloseTo(a * W[i * cols + j] + b * W[k * cols + j], 12);
+      }
+      // rank-R update
+      const M = rand(rows * cols, 5), want = Float64Array.from(M);
+      for (let r = 0; r < R; r++) for (let a = 0; a < rows; a++) for (let j = 0; j < cols; j++) want[a * cols + j] += U[r * rows + a] * V[r * cols + j];
+      addLowRank(M, rows, cols, U, V, R);
+      for (let e = 0; e < M.length; e++) expect(M[e]).toBeCloseTo(want[e], 12);
+      // combination of R rows of V
+      const out = new Float64Array(cols + 2), c = rand(R, 6);
+      combineRows(V, c, R, cols, out, 2);
+      for (let j = 0; j < cols; j++) expect(out[2 + j]).toBeCloseTo(V.reduce((acc2, _, e) => (e % cols === j ? acc2 + c[Math.floor(e / cols)] * V[e] : acc2), 0), 12);
+    });
 });

@@ -59,6 +59,8 @@ export interface DeepLinearSolution {
   Phi: Dense[][];
   G: number[][];
   gridSize: number;
+  /** largest step of the grid */
+  maxStep: number;
   /** everything on the grid: times, m(t_j) (K1 x R), and per layer H^l, G^l and the operators A^l, B^{l-1} (see Layer) */
   twoTime: { t: Float64Array; m: Float64Array; layers: { H: Float64Array; G: Float64Array; A: Float64Array; B: Float64Array }[] };
   iterations: number;
@@ -93,7 +95,7 @@ export function solveDeepLinear(pb: DeepLinearProblem, opt: DeepLinearOptions): 
   let iterations = 0, maxStepIterations = 0, residual = 0;
   let next = 0;
   const twoTime = { t, m: ctx.m, layers: layers.map(({ H, G, A, B }) => ({ H, G, A, B })) };
-  const sol: DeepLinearSolution = { t: [...pb.times], delta: [], ftest: [], ntk: [], Phi: [], G: [], gridSize: K1, twoTime, iterations: 0, maxStepIterations: 0, residual: 0 };
+  const sol: DeepLinearSolution = { t: [...pb.times], delta: [], ftest: [], ntk: [], Phi: [], G: [], gridSize: K1, maxStep: Math.max(0, ...t.subarray(1).map((v, i) => v - t[i])), twoTime, iterations: 0, maxStepIterations: 0, residual: 0 };
   const yScale = Math.max(1e-300, ...y.map(Math.abs));
   for (let k = 0; k < K1; k++) {
     ctx.w = trapezoidWeights(t, k);
@@ -172,6 +174,13 @@ class Layer {
   private readonly ap: Float64Array;
   private readonly bp: Float64Array;
   private readonly Y: Float64Array;
+  /** C^l(t_k, t_j) rows as found at each step, Crow[(k K1 + j) R + a] */
+  private readonly Crow: Float64Array;
+  /** X(i, j) = Cov(z_i, eta_j) (l >= 2), X[(i K1 + j) R + b] */
+  private readonly X: Float64Array;
+  private readonly V: Float64Array;
+  private readonly U: Float64Array;
+  private readonly T: Float64Array;
 
   constructor(
     readonly l: number,
@@ -190,7 +199,12 @@ class Layer {
     this.d = new Float64Array(K1 * R);
     this.ap = new Float64Array(R * this.ns);
     this.bp = new Float64Array(this.ns);
-    this.Y = new Float64Array((R + 1) * this.ns);
+    this.Y = new Float64Array(this.ns);
+    this.Crow = new Float64Array(K1 * K1 * R);
+    this.X = new Float64Array(l >= 2 ? K1 * K1 * R : 0);
+    this.V = new Float64Array(K1 * R);
+    this.U = new Float64Array(K1 * R);
+    this.T = new Float64Array(R * R);
   }
 
   get K1(): number {
@@ -227,6 +241,7 @@ class Layer {
         else dv = w[j] * m[j * R + a];
         c[j * R + a] = cv;
         d[j * R + a] = dv;
+        this.Crow[(k * K1 + j) * R + a] = cv;
       }
     // history: ap = sum_{j<k} C(t_k,t_j) z_j (R x ns), bp = sum_{j<k} D(t_k,t_j) . zeta_j (ns)
     ap.fill(0);
@@ -282,56 +297,108 @@ class Layer {
     fn(this.nEta, this.nEta + this.rEnd(j));
   }
 
-  /** H^l(t_k, t_j) = Z_k Sigma Z_j^T and G^l(t_k, t_j) = z_k Sigma z_j^T for j <= k, mirrored. */
+  /**
+   * G^l(t_k, t_j) = z_k Sigma z_j^T for j <= k, and (with `full`) H^l(t_k, t_j) from
+   * zeta_k = eta_k + gamma0 sum_i C(t_k, t_i) z_i:
+   *   H(k,j) = Sigma_eta(k,j) + gamma0 sum_i C(k,i) X(i,j) + gamma0 sum_i X(i,k)^T C(j,i)^T
+   *            + gamma0^2 sum_{i,i'} C(k,i) G(i,i') C(j,i')^T,      X(i,j) = Cov(z_i, eta_j),
+   * which costs O((R k)^2) per row instead of the O(R^3 k^2) of the full coefficient product. Mirrored.
+   */
   private covarianceRow(k: number, below: Layer | undefined, above: Layer | undefined, full: boolean): void {
     const { R, K1 } = this.ctx;
     const { ns, nEta, Y, coef } = this;
-    const rows = R + 1, first = full ? 0 : R, ld = R * K1;
-    for (let j = 0; j <= k; j++) {
-      if (full) for (let a = 0; a < R; a++) for (let b = 0; b < R; b++) this.H[(k * R + a) * ld + j * R + b] = 0;
-      this.G[k * K1 + j] = 0;
-    }
+    const rows = R + 1, ld = R * K1, zo = R * ns;
+    for (let j = 0; j <= k; j++) this.G[k * K1 + j] = 0;
     // the two independent source blocks: eta (covariance I for l = 1, else H^{l-1}), r (1 for l = L, else G^{l+1})
     const parts = [
       { off: 0, end: (j: number) => this.etaEnd(j), sigma: below?.H, ldS: ld },
       { off: nEta, end: (j: number) => this.rEnd(j), sigma: above?.G, ldS: K1 },
     ];
-    const o = k * rows * ns;
     for (const { off, end, sigma, ldS } of parts) {
-      const e = end(k);
-      // Y = coef_k Sigma over this block (rows first..R)
-      for (let rr = first; rr < rows; rr++) {
-        const src = o + rr * ns + off, dst = rr * ns;
-        if (!sigma) {
-          for (let col = 0; col < e; col++) Y[dst + col] = coef[src + col];
-          continue;
-        }
-        for (let col = 0; col < e; col++) Y[dst + col] = 0;
-        for (let p = 0; p < e; p++) {
-          const v = coef[src + p];
-          if (v === 0) continue;
-          const so = p * ldS;
-          for (let col = 0; col < e; col++) Y[dst + col] += v * sigma[so + col];
-        }
-      }
+      // Y = z_k Sigma over this block
+      this.sigmaProduct(k, off, end(k), sigma, ldS, Y);
       for (let j = 0; j <= k; j++) {
-        const ej = end(j), oj = j * rows * ns + off;
+        const ej = end(j), oj = j * rows * ns + off + zo;
         let g = 0;
-        for (let col = 0; col < ej; col++) g += Y[R * ns + col] * coef[oj + R * ns + col];
+        for (let col = 0; col < ej; col++) g += Y[col] * coef[oj + col];
         this.G[k * K1 + j] += g;
-        if (!full) continue;
-        for (let a = 0; a < R; a++)
-          for (let b = 0; b < R; b++) {
-            let s = 0;
-            const ya = a * ns, zb = oj + b * ns;
-            for (let col = 0; col < ej; col++) s += Y[ya + col] * coef[zb + col];
-            this.H[(k * R + a) * ld + j * R + b] += s;
-          }
       }
+      // X(k, .) = z_k Sigma_eta is the eta block of Y
+      if (off === 0 && this.l >= 2) for (let col = 0; col < end(k); col++) this.X[k * K1 * R + col] = Y[col];
     }
-    for (let j = 0; j < k; j++) {
-      this.G[j * K1 + k] = this.G[k * K1 + j];
-      if (full) for (let a = 0; a < R; a++) for (let b = 0; b < R; b++) this.H[(j * R + b) * ld + k * R + a] = this.H[(k * R + a) * ld + j * R + b];
+    for (let j = 0; j < k; j++) this.G[j * K1 + k] = this.G[k * K1 + j];
+    if (full) this.forwardRow(k, below);
+  }
+
+  /** out[col] = sum_p z_k[off + p] Sigma[p, col] over the first e columns of a source block (Sigma = I if absent). */
+  private sigmaProduct(k: number, off: number, e: number, sigma: Float64Array | undefined, ldS: number, out: Float64Array): void {
+    const src = k * (this.ctx.R + 1) * this.ns + this.ctx.R * this.ns + off;
+    if (!sigma) {
+      for (let col = 0; col < e; col++) out[col] = this.coef[src + col];
+      return;
+    }
+    out.fill(0, 0, e);
+    for (let p = 0; p < e; p++) {
+      const v = this.coef[src + p];
+      if (v === 0) continue;
+      const so = p * ldS;
+      for (let col = 0; col < e; col++) out[col] += v * sigma[so + col];
+    }
+  }
+
+  /** H^l(t_k, t_j), j <= k, by the formula above. */
+  private forwardRow(k: number, below: Layer | undefined): void {
+    const { R, K1, gamma0: g } = this.ctx;
+    const { ns, coef, Crow, X, V, U, T } = this;
+    const rows = R + 1, ld = R * K1, zo = R * ns;
+    // X(i, j)_b = Cov(z_i, eta_j,b): for l = 1 eta_j = xi, so it is z_i's xi coefficient for every j
+    const xAt = this.l === 1 ? (i: number) => i * rows * ns + zo : (i: number, j: number) => (i * K1 + j) * R;
+    const xs = this.l === 1 ? coef : X;
+    if (below)
+      // the column X(i, k), i < k, from Sigma_eta's column k = its row k (symmetric), just found
+      for (let i = 0; i < k; i++) {
+        const zi = i * rows * ns + zo, e = this.etaEnd(i);
+        for (let b = 0; b < R; b++) {
+          let s = 0;
+          const hk = (k * R + b) * ld;
+          for (let p = 0; p < e; p++) s += coef[zi + p] * below.H[hk + p];
+          X[(i * K1 + k) * R + b] = s;
+        }
+      }
+    // V(i') = sum_i C(k,i) G(i,i'), then U(i) = X(i,k) + gamma0 V(i)
+    V.fill(0, 0, (k + 1) * R);
+    for (let i = 0; i <= k; i++)
+      for (let ip = 0; ip <= k; ip++) {
+        const gi = this.G[i * K1 + ip];
+        for (let a = 0; a < R; a++) V[ip * R + a] += Crow[(k * K1 + i) * R + a] * gi;
+      }
+    for (let i = 0; i <= k; i++) {
+      const xo = xAt(i, k);
+      for (let a = 0; a < R; a++) U[i * R + a] = xs[xo + a] + g * V[i * R + a];
+    }
+    for (let j = 0; j <= k; j++) {
+      // T = sum_i C(k,i)^T X(i,j) + sum_{i<=j} U(i)^T C(j,i)   (R x R)
+      T.fill(0);
+      for (let i = 0; i <= k; i++) {
+        const co = (k * K1 + i) * R, xo = xAt(i, j);
+        for (let a = 0; a < R; a++) {
+          const ca = Crow[co + a];
+          for (let b = 0; b < R; b++) T[a * R + b] += ca * xs[xo + b];
+        }
+      }
+      for (let i = 0; i <= j; i++) {
+        const co = (j * K1 + i) * R;
+        for (let a = 0; a < R; a++) {
+          const ua = U[i * R + a];
+          for (let b = 0; b < R; b++) T[a * R + b] += ua * Crow[co + b];
+        }
+      }
+      for (let a = 0; a < R; a++)
+        for (let b = 0; b < R; b++) {
+          const s = (below ? below.H[(k * R + a) * ld + j * R + b] : a === b ? 1 : 0) + g * T[a * R + b];
+          this.H[(k * R + a) * ld + j * R + b] = s;
+          this.H[(j * R + b) * ld + k * R + a] = s;
+        }
     }
   }
 }

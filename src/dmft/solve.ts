@@ -138,11 +138,13 @@ function deepLinear(cfg: Config, schedule: Schedule, o: { dt?: number; tol?: num
   const c = curves(s);
   const trainLoss = lossCurve(c.train, data.y);
   const testLoss = data.ytest ? lossCurve(c.test!, data.ytest) : undefined;
-  // Richardson: the trapezoid / Crank-Nicolson error is O(dt^2), so (coarse - fine) / 3 estimates it
+  // Richardson: the trapezoid / Crank-Nicolson error is O(h^2), so with steps h (fine) and H (coarse)
+  // the fine curve's error is (coarse - fine) / ((H/h)^2 - 1)
   let errorEstimate: number | undefined;
   if (o.errorEstimate ?? true) {
-    const cc = curves(run(2 * dt));
-    const rel = (fine: number[], coarse: number[]) => maxRelativeDifference(coarse, fine) / 3;
+    const coarse = run(2 * dt);
+    const cc = curves(coarse);
+    const rel = (fine: number[], c2: number[]) => maxRelativeDifference(c2, fine) / ((coarse.maxStep / s.maxStep) ** 2 - 1);
     errorEstimate = Math.max(rel(trainLoss, lossCurve(cc.train, data.y)), testLoss ? rel(testLoss, lossCurve(cc.test!, data.ytest!)) : 0);
   }
   const result: Result = {
@@ -151,7 +153,7 @@ function deepLinear(cfg: Config, schedule: Schedule, o: { dt?: number; tol?: num
     ...(testLoss ? { testLoss } : {}),
     ntkFinal: trainBlock(s.ntk[s.ntk.length - 1], pb.P),
     meta: makeMeta('deep-linear', started, {
-      grid: { points: s.gridSize, maxStep: dt },
+      grid: { points: s.gridSize, maxStep: s.maxStep },
       iterations: s.iterations,
       maxStepIterations: s.maxStepIterations,
       residual: s.residual,

@@ -3,7 +3,7 @@ import { InputError } from '../core/errors.js';
 import { stream } from '../core/rng.js';
 import { activation, type Activation } from '../theory/activations.js';
 import { allInputs } from '../theory/lazy.js';
-import { addLowRank, combineRows, crossDots, type LowRank } from './lowrank.js';
+import { addLowRank, combineRows, crossDots, pairAxpy, pairDots, transpose, type LowRank } from './matrix.js';
 
 /**
  * The finite-width MLP of THEORY.md section 1, over all points (train rows first, then test rows):
@@ -58,79 +58,6 @@ export function effectiveGamma0(cfg: Config, N: number): number {
   const { gamma0, parameterization } = cfg.model;
   if (!(gamma0 > 0)) throw new InputError('model.gamma0', 'must be > 0 to simulate a network (f = w . phi(h^L) / (gamma0 N))');
   return parameterization === 'ntk' ? gamma0 / Math.sqrt(N) : gamma0;
-}
-
-/**
- * s1[mu] = W_i . x_mu and s2[mu] = W_k . x_mu for mu < n, rows i and k of W starting at o1 and o2:
- * two rows by 5 points per pass, so each loaded x serves two rows and each loaded W five points.
- */
-function pairDots(W: Float64Array, o1: number, o2: number, N: number, x: Float64Array, n: number, s1: Float64Array, s2: Float64Array): void {
-  let mu = 0;
-  for (; mu + 4 < n; mu += 5) {
-    const p0 = mu * N, p1 = p0 + N, p2 = p1 + N, p3 = p2 + N, p4 = p3 + N;
-    let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0, b4 = 0;
-    for (let j = 0; j < N; j++) {
-      const u = W[o1 + j], v = W[o2 + j];
-      const x0 = x[p0 + j], x1 = x[p1 + j], x2 = x[p2 + j], x3 = x[p3 + j], x4 = x[p4 + j];
-      a0 += u * x0;
-      a1 += u * x1;
-      a2 += u * x2;
-      a3 += u * x3;
-      a4 += u * x4;
-      b0 += v * x0;
-      b1 += v * x1;
-      b2 += v * x2;
-      b3 += v * x3;
-      b4 += v * x4;
-    }
-    s1[mu] = a0;
-    s1[mu + 1] = a1;
-    s1[mu + 2] = a2;
-    s1[mu + 3] = a3;
-    s1[mu + 4] = a4;
-    s2[mu] = b0;
-    s2[mu + 1] = b1;
-    s2[mu + 2] = b2;
-    s2[mu + 3] = b3;
-    s2[mu + 4] = b4;
-  }
-  for (; mu < n; mu++) {
-    let a = 0, b = 0;
-    const p = mu * N;
-    for (let j = 0; j < N; j++) {
-      a += W[o1 + j] * x[p + j];
-      b += W[o2 + j] * x[p + j];
-    }
-    s1[mu] = a;
-    s2[mu] = b;
-  }
-}
-
-/** acc_mu += c1[mu] W_i + c2[mu] W_k for mu < n (rows starting at o1, o2); 5 points per pass. */
-function pairAxpy(W: Float64Array, o1: number, o2: number, N: number, c1: Float64Array, c2: Float64Array, n: number, acc: Float64Array): void {
-  let mu = 0;
-  for (; mu + 4 < n; mu += 5) {
-    const p0 = mu * N, p1 = p0 + N, p2 = p1 + N, p3 = p2 + N, p4 = p3 + N;
-    const a0 = c1[mu], a1 = c1[mu + 1], a2 = c1[mu + 2], a3 = c1[mu + 3], a4 = c1[mu + 4];
-    const b0 = c2[mu], b1 = c2[mu + 1], b2 = c2[mu + 2], b3 = c2[mu + 3], b4 = c2[mu + 4];
-    for (let j = 0; j < N; j++) {
-      const u = W[o1 + j], v = W[o2 + j];
-      acc[p0 + j] += u * a0 + v * b0;
-      acc[p1 + j] += u * a1 + v * b1;
-      acc[p2 + j] += u * a2 + v * b2;
-      acc[p3 + j] += u * a3 + v * b3;
-      acc[p4 + j] += u * a4 + v * b4;
-    }
-  }
-  for (; mu < n; mu++) {
-    const p = mu * N, a = c1[mu], b = c2[mu];
-    for (let j = 0; j < N; j++) acc[p + j] += W[o1 + j] * a + W[o2 + j] * b;
-  }
-}
-
-/** out (cols x rows) = A^T for A rows x cols, row-major. */
-function transpose(A: Float64Array, rows: number, cols: number, out: Float64Array): void {
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = A[i * cols + j];
 }
 
 /** phi'(h) given h and phi(h): tanh' = 1 - tanh^2 saves a second tanh per unit; otherwise act.dphi(h). */

@@ -1,4 +1,4 @@
-import { addLowRank, type LowRank } from './lowrank.js';
+import { addLowRank, type LowRank } from './matrix.js';
 import { paramViews, type Network, type Params } from './network.js';
 
 /**

@@ -119,9 +119,11 @@ export class CausalFactor {
 const RIDGE = 1e-10;
 
 /**
- * L = V sqrt(Lambda+) and (L^+)^T = V sqrt(Lambda+) / (Lambda+ + delta) of a symmetric m x m Schur complement,
- * Lambda+ = max(Lambda, 0), delta = RIDGE * scale: a Tikhonov pseudo-inverse, continuous in S, so the
- * fixed-point iteration at t_k cannot flip a direction between kept and dropped. A direction whose innovation
+ * The symmetric square root L = V sqrt(Lambda+) V^T and (L^+)^T = V (sqrt(Lambda+) / (Lambda+ + delta)) V^T of a
+ * symmetric m x m Schur complement, Lambda+ = max(Lambda, 0), delta = RIDGE * scale: both are continuous in S
+ * (unlike V sqrt(Lambda), whose eigenvector signs and order are arbitrary), so the fixed-point iteration at t_k
+ * sees the same draws for the same covariance; the Tikhonov pseudo-inverse never flips a direction between
+ * kept and dropped. A direction whose innovation
  * variance is ~delta or less then loses its (noise-dominated) coefficient in later rows; the variance it
  * carried moves into their own Schur complements, so every factored covariance stays PSD.
  */
@@ -129,14 +131,17 @@ function psdFactor(S: Float64Array, m: number, scale: number): { L: Float64Array
   const { values, vectors } = symmetricEigen(dense(m, m, S));
   const delta = RIDGE * scale;
   const L = new Float64Array(m * m), pinvT = new Float64Array(m * m);
+  const V = vectors.data;
   for (let c = 0; c < m; c++) {
     const lam = Math.max(values[c], 0);
     if (lam === 0) continue;
     const s = Math.sqrt(lam), inv = s / (lam + delta);
-    for (let a = 0; a < m; a++) {
-      L[a * m + c] = vectors.data[a * m + c] * s;
-      pinvT[a * m + c] = vectors.data[a * m + c] * inv;
-    }
+    for (let a = 0; a < m; a++)
+      for (let b = 0; b < m; b++) {
+        const vv = V[a * m + c] * V[b * m + c];
+        L[a * m + b] += vv * s;
+        pinvT[a * m + b] += vv * inv;
+      }
   }
   return { L, pinvT };
 }

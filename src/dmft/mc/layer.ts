@@ -1,5 +1,6 @@
 import type { Dense } from '../../core/linalg.js';
 import { stream } from '../../core/rng.js';
+import { gemmAcc, gemmNT } from './blas.js';
 import type { Activation } from '../../theory/activations.js';
 
 /**
@@ -37,6 +38,9 @@ export class LayerSamples {
   /** r^L (l = L): S */
   readonly rL: Float64Array;
   private readonly W: number;
+  /** scratch, S x max(P, Pt) */
+  private readonly tmp: Float64Array;
+  private readonly tmp2: Float64Array;
 
   constructor(
     readonly l: number,
@@ -62,6 +66,8 @@ export class LayerSamples {
     this.xiR = arr(l < L ? S * W : 0);
     this.epsR = arr(l < L ? S * K1 * Pt : 0);
     this.rL = arr(l === L ? S : 0);
+    this.tmp = arr(S * n);
+    this.tmp2 = arr(S * n);
     const z = new Float64Array(n);
     for (let s = 0; s < S; s++) {
       const rng = stream(seed, 'mc', l, s0 + s);
@@ -96,64 +102,71 @@ export class LayerSamples {
    * weights and gamma0 inside Cz); `L_r` = row k of r's causal factor (l < L).
    */
   backward(k: number, Cz: Float64Array, Lr: Float64Array | undefined): void {
-    const { S, P, W, rL, xiR } = this;
+    const { S, P, W, rL, xiR, tmp, tmp2 } = this;
     const q = P * (k + 1);
-    for (let s = 0; s < S; s++) {
-      const o = s * W;
+    if (Lr) gemmNT(xiR, 0, W, Lr, 0, q, tmp, 0, P, S, P, q);
+    gemmNT(this.phT, 0, W, Cz, 0, W, tmp2, 0, P, S, P, q);
+    for (let s = 0; s < S; s++)
       for (let a = 0; a < P; a++) {
-        let v = Lr ? dot(Lr, a * q, xiR, o, q) : rL[s];
-        v += dot(Cz, a * W, this.phT, o, q);
-        const i = o + k * P + a;
+        const i = s * W + k * P + a;
+        const v = (Lr ? tmp[s * P + a] : rL[s]) + tmp2[s * P + a];
         this.zT[i] = v;
         this.gT[i] = this.d1T[i] * v;
       }
-    }
   }
 
   /** h^l(t_k) = u^l(t_k) + sum_{i<=k} sum_b Ch_{ab}(k,i) g^l_b(t_i) on training points; `Lu` = row k of u's factor (l >= 2). */
   forward(k: number, Ch: Float64Array, Lu: Float64Array | undefined): void {
-    const { S, P, W, xiU } = this;
+    const { S, P, W, xiU, tmp, tmp2 } = this;
     const q = P * (k + 1), n = P + this.Pt;
-    for (let s = 0; s < S; s++) {
-      const o = s * W;
+    if (Lu) gemmNT(xiU, 0, W, Lu, 0, q, tmp, 0, P, S, P, q);
+    gemmNT(this.gT, 0, W, Ch, 0, W, tmp2, 0, P, S, P, q);
+    for (let s = 0; s < S; s++)
       for (let a = 0; a < P; a++) {
-        let v = Lu ? dot(Lu, a * q, xiU, o, q) : this.u1[s * n + a];
-        v += dot(Ch, a * W, this.gT, o, q);
-        const i = o + k * P + a;
-        this.hT[i] = v;
+        const i = s * W + k * P + a;
+        this.hT[i] = (Lu ? tmp[s * P + a] : this.u1[s * n + a]) + tmp2[s * P + a];
         this.derive(i);
       }
+  }
+
+  /** Riders' h at t_k: own source (conditional on the sample's training normals: M xi + F eps) plus memory (ChX: rows P.. of Ch). */
+  riderForward(k: number, ChX: Float64Array, cond: { M: Float64Array; F: Float64Array } | undefined): void {
+    const { S, P, Pt, W, tmp, tmp2 } = this;
+    const q = P * (k + 1), n = P + Pt;
+    this.riderSources(k, cond, this.xiU, this.epsU, (s, i) => this.u1[s * n + P + i]);
+    gemmNT(this.gT, 0, W, ChX, P * W, W, tmp2, 0, Pt, S, Pt, q);
+    for (let x = 0; x < S * Pt; x++) {
+      const v = tmp[x] + tmp2[x];
+      this.hX[x] = v;
+      this.phX[x] = this.act.phi(v);
+      this.d1X[x] = this.act.dphi(v);
+      this.d2X[x] = this.act.d2phi(v);
     }
   }
 
-  /** Riders' h at t_k: own source (conditional on the sample's training normals: M xi + F eps) plus memory. */
-  riderForward(k: number, ChX: Float64Array, cond: { M: Float64Array; F: Float64Array } | undefined): void {
-    const { S, P, Pt, W, K1 } = this;
-    const q = P * (k + 1), n = P + Pt;
-    for (let s = 0; s < S; s++)
-      for (let i = 0; i < Pt; i++) {
-        let v = cond ? dot(cond.M, i * q, this.xiU, s * W, q) + dot(cond.F, i * Pt, this.epsU, (s * K1 + k) * Pt, Pt) : this.u1[s * n + P + i];
-        v += dot(ChX, i * W, this.gT, s * W, q);
-        const x = s * Pt + i;
-        this.hX[x] = v;
-        this.phX[x] = this.act.phi(v);
-        this.d1X[x] = this.act.dphi(v);
-        this.d2X[x] = this.act.d2phi(v);
-      }
+  /** Riders' z (and g) at t_k (CzX: rows P.. of Cz). */
+  riderBackward(k: number, CzX: Float64Array, cond: { M: Float64Array; F: Float64Array } | undefined): void {
+    const { S, P, Pt, W, tmp, tmp2 } = this;
+    const q = P * (k + 1);
+    this.riderSources(k, cond, this.xiR, this.epsR, (s) => this.rL[s]);
+    gemmNT(this.phT, 0, W, CzX, P * W, W, tmp2, 0, Pt, S, Pt, q);
+    for (let x = 0; x < S * Pt; x++) {
+      const v = tmp[x] + tmp2[x];
+      this.zX[x] = v;
+      this.gX[x] = this.d1X[x] * v;
+    }
   }
 
-  /** Riders' z (and g) at t_k. */
-  riderBackward(k: number, CzX: Float64Array, cond: { M: Float64Array; F: Float64Array } | undefined): void {
-    const { S, P, Pt, W, K1 } = this;
+  /** tmp[s Pt + i] = the riders' source at t_k: M xi_{<=k} + F eps_k, or the constant one (u^1, r^L). */
+  private riderSources(k: number, cond: { M: Float64Array; F: Float64Array } | undefined, xi: Float64Array, eps: Float64Array, constant: (s: number, i: number) => number): void {
+    const { S, P, Pt, W, K1, tmp } = this;
     const q = P * (k + 1);
-    for (let s = 0; s < S; s++)
-      for (let i = 0; i < Pt; i++) {
-        let v = cond ? dot(cond.M, i * q, this.xiR, s * W, q) + dot(cond.F, i * Pt, this.epsR, (s * K1 + k) * Pt, Pt) : this.rL[s];
-        v += dot(CzX, i * W, this.phT, s * W, q);
-        const x = s * Pt + i;
-        this.zX[x] = v;
-        this.gX[x] = this.d1X[x] * v;
-      }
+    if (!cond) {
+      for (let s = 0; s < S; s++) for (let i = 0; i < Pt; i++) tmp[s * Pt + i] = constant(s, i);
+      return;
+    }
+    gemmNT(xi, 0, W, cond.M, 0, q, tmp, 0, Pt, S, Pt, q);
+    for (let s = 0; s < S; s++) for (let i = 0; i < Pt; i++) tmp[s * Pt + i] += dot(cond.F, i * Pt, eps, (s * K1 + k) * Pt, Pt);
   }
 
   /**
@@ -161,14 +174,13 @@ export class LayerSamples {
    * for F = phi(h) ('phi') or g ('g'); rows 0..P-1 training points, P.. riders (`riders`), stride W.
    */
   kernelRow(k: number, which: 'phi' | 'g', out: Float64Array, riders: boolean): void {
-    const { S, P, Pt, W } = this;
+    const { S, P, Pt, W, tmp } = this;
     const T = which === 'phi' ? this.phT : this.gT, X = which === 'phi' ? this.phX : this.gX;
-    const q = P * (k + 1);
-    for (let s = 0; s < S; s++) {
-      const o = s * W;
-      if (!riders) for (let a = 0; a < P; a++) axpy(T[o + k * P + a], T, o, out, a * W, q);
-      else for (let i = 0; i < Pt; i++) axpy(X[s * Pt + i], T, o, out, (P + i) * W, q);
-    }
+    const q = P * (k + 1), rows = riders ? Pt : P;
+    // tmp = F(t_k)^T (rows x S), then out += tmp F_{<=k}
+    for (let s = 0; s < S; s++)
+      for (let a = 0; a < rows; a++) tmp[a * S + s] = riders ? X[s * Pt + a] : T[s * W + k * P + a];
+    gemmAcc(tmp, 0, S, T, 0, W, out, (riders ? P : 0) * W, W, rows, S, q);
   }
 
   /** Partial sums of the riders' equal-time block sum_s F_i F_j (Pt x Pt). */

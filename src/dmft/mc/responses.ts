@@ -1,4 +1,5 @@
 import type { CausalFactor } from './factor.js';
+import { gemmAcc } from './blas.js';
 import { axpy, type LayerSamples } from './layer.js';
 
 /**
@@ -99,11 +100,7 @@ export class ExactResponses {
     const { P, K1 } = this.site;
     const W = P * K1;
     m.fill(0, 0, rows * W);
-    for (let i = 0; i <= k; i++) {
-      const base = s * this.tri + this.block(i), qi = P * (i + 1);
-      for (let r = 0; r < rows; r++)
-        for (let c = 0; c < P; c++) axpy(C[(r0 + r) * W + i * P + c], D, base + c * qi, m, r * W, qi);
-    }
+    for (let i = 0; i <= k; i++) gemmAcc(C, r0 * W + i * P, W, D, s * this.tri + this.block(i), P * (i + 1), m, 0, W, rows, P, P * (i + 1));
   }
 
   private block(i: number): number {

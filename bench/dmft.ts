@@ -1,0 +1,41 @@
+import { parseConfig } from '../src/core/config.js';
+import type { Result } from '../src/core/result.js';
+import { solve } from '../src/dmft/solve.js';
+
+/**
+ * DMFT solver speed (one thread). Two-layer: P = 10 training + 20 test points, D = 8, tanh, T = 20, 41
+ * recorded times, default accuracy (samples, tolerance); cost ~ particles x P x R x ODE evaluations.
+ * Deep linear: L = 3, P = 10, T = 20 at the default grid (T/100), whose discretization error meta.errorEstimate
+ * (Richardson, included in the time) must be < 1%; cost ~ L (R K)^3 with R = rank of the training inputs
+ * (<= min(P, D)) and K grid times, so P enters only through R.
+ */
+const problem = (P: number, D: number, depth: number, activation: string, solver: Record<string, unknown> = {}) =>
+  parseConfig({
+    data: { synthetic: { kind: 'single-index', P, Ptest: 20, D, seed: 0 } },
+    model: { depth, activation, gamma0: 1 },
+    train: { T: 20, record: 41 },
+    solver,
+  });
+
+function timed(label: string, run: () => Result): string {
+  const started = performance.now();
+  const r = run();
+  const s = (performance.now() - started) / 1000;
+  const m = r.meta;
+  const detail = m.method === 'two-layer' ? `${m.particles} particles, ${(m.grid as { evaluations: number }).evaluations} evaluations` : `${(m.grid as { points: number }).points} grid times, ${m.iterations} iterations`;
+  return `| ${label} | ${s.toFixed(2)} | ${detail} | ${((m.errorEstimate as number) * 100).toFixed(2)}% |`;
+}
+
+export async function benchDmft(): Promise<string> {
+  const rows = [
+    timed('two-layer, P = 10, D = 8 (default)', () => solve(problem(10, 8, 1, 'tanh'))),
+    timed('two-layer, P = 20, D = 8', () => solve(problem(20, 8, 1, 'tanh'))),
+    timed('two-layer, P = 10, D = 8, half the particles', () => solve(problem(10, 8, 1, 'tanh', { samples: 8192 }))),
+    timed('deep linear L = 3, P = 10, D = 8 (default grid)', () => solve(problem(10, 8, 3, 'linear'))),
+    timed('deep linear L = 3, P = 10, D = 8, grid x 1.5', () => solve(problem(10, 8, 3, 'linear', { dt: 20 / 150 }))),
+    timed('deep linear L = 3, P = 20, D = 16 (R = 16)', () => solve(problem(20, 16, 3, 'linear'))),
+  ];
+  return ['| case | seconds | work | estimated error |', '| --- | --- | --- | --- |', ...rows].join('\n');
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) console.log(await benchDmft());

@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseConfig } from '../src/core/config.js';
+import { InputError } from '../src/core/errors.js';
+import { solve } from '../src/dmft/solve.js';
+import { initialKernels } from '../src/theory/kernels.js';
+import { allInputs } from '../src/theory/lazy.js';
+
+const raw = (model: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+  data: { synthetic: { kind: 'single-index', P: 6, Ptest: 4, D: 4, seed: 2 } },
+  model: { depth: 1, activation: 'tanh', gamma0: 1, ...model },
+  train: { T: 3, record: 4 },
+  ...extra,
+});
+const cfg = (model: Record<string, unknown>, extra: Record<string, unknown> = {}) => parseConfig(raw(model, extra));
+
+function refusal(f: () => unknown): { field: string; reason: string } {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(InputError);
+    return e as InputError;
+  }
+  throw new Error('not refused');
+}
+
+describe('dmft solve: method choice and refusals', () => {
+  it('auto picks static-ntk (gamma0 = 0 or NTK parameterization), deep-linear (linear), two-layer (L = 1)', () => {
+    const small = { solver: { samples: 512 } };
+    expect(solve(cfg({ gamma0: 0 })).meta.method).toBe('static-ntk');
+    expect(solve(cfg({ parameterization: 'ntk' })).meta.method).toBe('static-ntk');
+    expect(solve(cfg({ activation: 'linear', depth: 2 })).meta.method).toBe('deep-linear');
+    expect(solve(cfg({}, small)).meta.method).toBe('two-layer');
+  });
+
+  it('refuses what is not implemented, naming solver.method', () => {
+    for (const method of ['monte-carlo', 'gradient-independent'])
+      expect(refusal(() => solve(cfg({}, { solver: { method } })))).toMatchObject({ field: 'solver.method', reason: expect.stringMatching(/not implemented yet/) });
+    expect(refusal(() => solve(cfg({ depth: 2 })))).toMatchObject({ field: 'solver.method', reason: expect.stringMatching(/auto.*monte-carlo.*not implemented yet/) });
+    expect(refusal(() => solve(cfg({ depth: 2 }, { solver: { method: 'two-layer' } })))).toMatchObject({ field: 'solver.method', reason: expect.stringMatching(/model.depth = 1/) });
+    expect(refusal(() => solve(cfg({}, { solver: { method: 'deep-linear' } })))).toMatchObject({ field: 'solver.method', reason: expect.stringMatching(/linear/) });
+  });
+
+  it('refuses bad solver options by name', () => {
+    expect(refusal(() => cfg({}, { solver: { samples: 0 } }))).toMatchObject({ field: 'solver.samples' });
+    expect(refusal(() => cfg({}, { solver: { tol: -1 } }))).toMatchObject({ field: 'solver.tol' });
+    expect(refusal(() => solve(cfg({}, { solver: { replicas: 'eight' } })))).toMatchObject({ field: 'solver.replicas' });
+    expect(refusal(() => solve(cfg({}, { solver: { replicas: 1 } })))).toMatchObject({ field: 'solver.replicas' });
+    expect(refusal(() => solve(cfg({}, { solver: { damping: 0.5 } })))).toMatchObject({ field: 'solver.damping', reason: expect.stringMatching(/unknown option for method two-layer/) });
+    expect(refusal(() => solve(cfg({ activation: 'linear' }, { solver: { maxIterations: 0 } })))).toMatchObject({ field: 'solver.maxIterations' });
+    expect(refusal(() => solve(cfg({ activation: 'linear' }, { solver: { replicas: 4 } })))).toMatchObject({ field: 'solver.replicas' });
+  });
+
+  it('gradient descent: deep-linear refuses it naming train.steps; explicit times are for flows only', () => {
+    const gd = { train: { steps: 10, lr: 0.1, record: 3 } };
+    expect(refusal(() => solve(cfg({ activation: 'linear', depth: 2 }, gd)))).toMatchObject({ field: 'train.steps' });
+    expect(refusal(() => solve(cfg({}, gd), { times: [0, 1] }))).toMatchObject({ field: 'times' });
+    expect(refusal(() => solve(cfg({ activation: 'linear' }), { times: [0, 2, 1] }))).toMatchObject({ field: 'times[2]' });
+  });
+});
+
+describe('dmft solve: outputs', () => {
+  it('opt-in kernels, alignment, predictions (deep-linear); alignment at t = 0 from the static NTK', () => {
+    const c = cfg({ activation: 'linear', depth: 2 }, { output: { kernels: true, alignment: true, predictions: true } });
+    const r = solve(c);
+    const n = 10, P = 6;
+    const k = r.kernels as { Phi: number[][][][]; G: number[][][][]; ntk: number[][][] };
+    expect([k.Phi.length, k.Phi[0].length, k.Phi[0][0].length, k.Phi[0][0][0].length]).toEqual([2, 4, n, n]);
+    expect(k.G.length).toBe(2);
+    expect(k.ntk.length).toBe(4);
+    expect(r.predictions!.train.length).toBe(4);
+    expect(r.predictions!.test![0]).toEqual([0, 0, 0, 0]);
+    // independent: A = y^T K y / (|K|_F |y|^2) of the train block of the t = 0 NTK
+    const K0 = initialKernels(allInputs(c), 2, 'linear').ntk;
+    const y = c.data.y;
+    let quad = 0, frob = 0;
+    for (let a = 0; a < P; a++)
+      for (let b = 0; b < P; b++) {
+        quad += y[a] * K0.data[a * n + b] * y[b];
+        frob += K0.data[a * n + b] ** 2;
+      }
+    const A0 = quad / (Math.sqrt(frob) * y.reduce((s, v) => s + v * v, 0));
+    expect((r.alignment as number[])[0]).toBeCloseTo(A0, 12);
+    expect(r.ntkFinal).toEqual(k.ntk[3].slice(0, P).map((row) => row.slice(0, P)));
+  });
+
+  it('two-layer: histograms are densities, meta has the particles, evaluations and sampling error', () => {
+    const r = solve(cfg({}, { solver: { samples: 1024 }, output: { histograms: true, kernels: true } }));
+    const h = r.histograms as { edges: number[]; initial: number[]; final: number[] };
+    const width = h.edges[1] - h.edges[0];
+    expect(h.initial.reduce((s, v) => s + v * width, 0)).toBeCloseTo(1, 10);
+    expect(h.final.reduce((s, v) => s + v * width, 0)).toBeCloseTo(1, 10);
+    expect(r.meta).toMatchObject({ method: 'two-layer', particles: 1024, replicas: 4 });
+    expect((r.meta.samplingError as { trainLossSem: number[] }).trainLossSem.length).toBe(4);
+    expect(r.meta.errorEstimate).toBeGreaterThan(0);
+  });
+});
+
+describe('dmft solve command line', () => {
+  const CLI = fileURLToPath(new URL('../dist/src/cli.js', import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), 'dmft-solve-'));
+  const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+
+  it('writes the INTERFACE result to --out', () => {
+    const file = join(dir, 'c.json'), out = join(dir, 'r.json');
+    writeFileSync(file, JSON.stringify(raw({ activation: 'linear', depth: 3 })));
+    const r = run(['solve', file, '--out', out]);
+    expect(r.status).toBe(0);
+    const res = JSON.parse(readFileSync(out, 'utf8'));
+    expect(res.t).toEqual([0, 1, 2, 3]);
+    expect(res.trainLoss.length).toBe(4);
+    expect(res.testLoss.length).toBe(4);
+    expect(res.meta).toMatchObject({ method: 'deep-linear' });
+    expect(res.meta.residual).toBeLessThan(1e-8);
+  });
+
+  it('refuses an unimplemented method in one line, exit 2', () => {
+    const file = join(dir, 'bad.json');
+    writeFileSync(file, JSON.stringify(raw({ depth: 2 })));
+    const r = run(['solve', file]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^dmft: solver.method: "auto" would need the monte-carlo solver/);
+    expect(r.stdout).toBe('');
+  });
+});
