@@ -37,10 +37,7 @@ describe('dmft solve: method choice and refusals', () => {
     expect(solve(cfg({}, small)).meta.method).toBe('two-layer');
   });
 
-  it('refuses what is not implemented, naming solver.method', () => {
-    for (const method of ['monte-carlo', 'gradient-independent'])
-      expect(refusal(() => solve(cfg({}, { solver: { method } })))).toMatchObject({ field: 'solver.method', reason: expect.stringMatching(/not implemented yet/) });
-    expect(refusal(() => solve(cfg({ depth: 2 })))).toMatchObject({ field: 'solver.method', reason: expect.stringMatching(/auto.*monte-carlo.*not implemented yet/) });
+  it('refuses a method that does not fit the model, naming solver.method', () => {
     expect(refusal(() => solve(cfg({ depth: 2 }, { solver: { method: 'two-layer' } })))).toMatchObject({ field: 'solver.method', reason: expect.stringMatching(/model.depth = 1/) });
     expect(refusal(() => solve(cfg({}, { solver: { method: 'deep-linear' } })))).toMatchObject({ field: 'solver.method', reason: expect.stringMatching(/linear/) });
   });
@@ -118,12 +115,12 @@ describe('dmft solve command line', () => {
     expect(res.meta.residual).toBeLessThan(1e-8);
   });
 
-  it('refuses an unimplemented method in one line, exit 2', () => {
+  it('refuses a method that does not fit the model in one line, exit 2', () => {
     const file = join(dir, 'bad.json');
-    writeFileSync(file, JSON.stringify(raw({ depth: 2 })));
+    writeFileSync(file, JSON.stringify(raw({}, { solver: { method: 'deep-linear' } })));
     const r = run(['solve', file]);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/^dmft: solver.method: "auto" would need the monte-carlo solver/);
+    expect(r.stderr).toMatch(/^dmft: solver.method: "deep-linear" needs model.activation = "linear"/);
     expect(r.stdout).toBe('');
   });
 });

@@ -56,3 +56,10 @@ describe('two-layer DMFT (particles)', () => {
     a.trainLoss.forEach((v, i) => expect(Math.abs(v - c.trainLoss[i])).toBeLessThanOrEqual(5 * Math.hypot(sa[i], sc[i]) + 1e-12));
   });
 });
+
+describe('two-layer DMFT divergence', () => {
+  it('gradient descent with a step far beyond stability is a ConvergenceError, not a silent result', () => {
+    const cfg = config('linear', 1, { steps: 400, lr: 50, record: 3 }, { samples: 256 });
+    expect(() => solve(cfg)).toThrowError(/two-layer: the particles diverged/);
+  });
+});

@@ -3,7 +3,8 @@ import { parseConfig, type ActivationName } from '../src/core/config.js';
 import { halfMeanSquare } from '../src/core/result.js';
 import { initialParams, Network, paramCount, paramViews } from '../src/sim/network.js';
 import { EULER, LowRankStepper, RK4 } from '../src/sim/stepper.js';
-import { addLowRank, combineRows, pairAxpy, pairDots } from '../src/sim/matrix.js';
+import { addLowRank, addTransposedProduct, crossDots, pairAxpy, pairDots } from '../src/sim/matrix.js';
+import { Arena, simdSupported } from '../src/sim/wasm/arena.js';
 
 function config(depth: number, act: ActivationName, gamma0 = 0.7) {
   return parseConfig({
@@ -91,35 +92,58 @@ describe('low-rank Runge-Kutta step', () => {
       });
 });
 
-describe('blocked matrix kernels equal the plain loops (every remainder path)', () => {
+describe('blocked matrix kernels equal the plain loops (every remainder path), scalar and SIMD', () => {
   const rand = (n: number, seed: number) => Float64Array.from({ length: n }, (_, i) => Math.sin(1.7 * i + seed));
-  // same sums in another order: agreement to rounding, 1e-12 of the O(10) magnitudes
-  for (const [rows, cols, n, R] of [[7, 9, 13, 19], [6, 5, 4, 8], [3, 11, 1, 3]])
-    it(`rows ${rows}, cols ${cols}, ${n} points, rank ${R}`, () => {
-      const W = rand(rows * cols, 1), x = rand(n * cols, 2), U = rand(R * rows, 3), V = rand(R * cols, 4);
-      // pair dot products and axpys of rows i and k = last row
-      const s1 = new Float64Array(n), s2 = new Float64Array(n), acc = new Float64Array(n * cols);
-      const i = 1, k = rows - 1;
-      pairDots(W, i * cols, k * cols, cols, x, n, s1, s2);
-      pairAxpy(W, i * cols, k * cols, cols, s1, s2, n, acc);
-      for (let mu = 0; mu < n; mu++) {
-        let a = 0, b = 0;
-        for (let j = 0; j < cols; j++) {
-          a += W[i * cols + j] * x[mu * cols + j];
-          b += W[k * cols + j] * x[mu * cols + j];
+  // the SIMD kernels run when all arrays are in one arena (wasm/arena.ts), the scalar loops otherwise
+  const paths = [['scalar', (n: number) => new Float64Array(n)] as const];
+  if (simdSupported) {
+    const arena = new Arena([1 << 16]);
+    paths.push(['simd', (n: number) => arena.alloc(n)] as const);
+  }
+  // same sums in another order: agreement to rounding, 1e-12 of the O(10) magnitudes. Sizes cover odd
+  // row lengths (a scalar column), point counts off the blocks of 5 and ranks off the blocks of 4 and 8.
+  const sizes = [[7, 9, 13, 19], [6, 5, 4, 8], [3, 11, 1, 3], [2, 1, 6, 1], [8, 16, 10, 40], [4, 2, 0, 0]];
+  for (const [path, alloc] of paths)
+    for (const [rows, cols, n, R] of sizes)
+      it(`${path}: rows ${rows}, cols ${cols}, ${n} points, rank ${R}`, () => {
+        const from = (a: Float64Array) => {
+          const b = alloc(a.length);
+          b.set(a);
+          return b;
+        };
+        const W = from(rand(rows * cols, 1)), x = from(rand(n * cols, 2)), U = from(rand(R * rows, 3)), V = from(rand(R * cols, 4));
+        // pair dot products and axpys of rows i and k = last row, and of a row with itself
+        for (const [i, k] of [[1, rows - 1], [rows - 1, rows - 1]]) {
+          const s1 = alloc(n), s2 = alloc(n), acc = from(rand(n * cols, 7));
+          const acc0 = Float64Array.from(acc);
+          pairDots(W, i * cols, k * cols, cols, x, n, s1, s2);
+          pairAxpy(W, i * cols, k * cols, cols, s1, s2, n, acc);
+          for (let mu = 0; mu < n; mu++) {
+            let a = 0, b = 0;
+            for (let j = 0; j < cols; j++) {
+              a += W[i * cols + j] * x[mu * cols + j];
+              b += W[k * cols + j] * x[mu * cols + j];
+            }
+            expect(s1[mu]).toBeCloseTo(a, 12);
+            expect(s2[mu]).toBeCloseTo(b, 12);
+            for (let j = 0; j < cols; j++) expect(acc[mu * cols + j]).toBeCloseTo(acc0[mu * cols + j] + a * W[i * cols + j] + b * W[k * cols + j], 12);
+          }
         }
-        expect(s1[mu]).toBeCloseTo(a, 12);
-        expect(s2[mu]).toBeCloseTo(b, 12);
-        for (let j = 0; j < cols; j++) expect(acc[mu * cols + j]).toBeCloseTo(a * W[i * cols + j] + b * W[k * cols + j], 12);
-      }
-      // rank-R update
-      const M = rand(rows * cols, 5), want = Float64Array.from(M);
-      for (let r = 0; r < R; r++) for (let a = 0; a < rows; a++) for (let j = 0; j < cols; j++) want[a * cols + j] += U[r * rows + a] * V[r * cols + j];
-      addLowRank(M, rows, cols, U, V, R);
-      for (let e = 0; e < M.length; e++) expect(M[e]).toBeCloseTo(want[e], 12);
-      // combination of R rows of V
-      const out = new Float64Array(cols + 2), c = rand(R, 6);
-      combineRows(V, c, R, cols, out, 2);
-      for (let j = 0; j < cols; j++) expect(out[2 + j]).toBeCloseTo(V.reduce((acc2, _, e) => (e % cols === j ? acc2 + c[Math.floor(e / cols)] * V[e] : acc2), 0), 12);
-    });
+        // cross dot products of the R rows of V with the n points
+        const C = alloc(R * n);
+        crossDots(V, R, x, n, cols, C);
+        for (let r = 0; r < R; r++)
+          for (let mu = 0; mu < n; mu++) expect(C[r * n + mu]).toBeCloseTo(V.subarray(r * cols, (r + 1) * cols).reduce((acc2, v, j) => acc2 + v * x[mu * cols + j], 0), 12);
+        // rank-R update
+        const M = from(rand(rows * cols, 5)), want = Float64Array.from(M);
+        for (let r = 0; r < R; r++) for (let a = 0; a < rows; a++) for (let j = 0; j < cols; j++) want[a * cols + j] += U[r * rows + a] * V[r * cols + j];
+        addLowRank(M, rows, cols, U, V, R);
+        for (let e = 0; e < M.length; e++) expect(M[e]).toBeCloseTo(want[e], 12);
+        // out_mu += sum_r C[r n + mu] V_r, C with room for a row of zeros
+        const out = from(rand(n * cols, 8)), C2 = from(rand((R + 1) * n, 6));
+        const wantOut = Float64Array.from(out);
+        for (let mu = 0; mu < n; mu++) for (let r = 0; r < R; r++) for (let j = 0; j < cols; j++) wantOut[mu * cols + j] += C2[r * n + mu] * V[r * cols + j];
+        addTransposedProduct(V, R, C2, n, cols, out);
+        for (let e = 0; e < out.length; e++) expect(out[e]).toBeCloseTo(wantOut[e], 12);
+      });
 });

@@ -21,13 +21,15 @@ import { timeGrid, trapezoidWeights } from './grid.js';
  * The fields are linear in the sources, so each site is solved exactly by propagating its coefficients
  * on the sources, zeta^l(t_k) = Z_k . sources, z^l(t_k) = z_k . sources, forward in time with trapezoid
  * weights w_kj (the diagonal j = k term is solved as a 2x2 system); then
- *   H^l(t_k,t_j) = Z_k Sigma Z_j^T,  G^l(t_k,t_j) = z_k Sigma z_j^T   (Sigma = blockdiag(Sigma_eta, Sigma_r)),
- *   A^l = coefficient of r^l in gamma0 int C z,  B^{l-1} = coefficient of eta^l in gamma0 int D . zeta
+ *   G^l(t_k,t_j) = z_k Sigma z_j^T   (Sigma = blockdiag(Sigma_eta, Sigma_r)),  H^l from the zeta equation
+ *   (Layer.covarianceRow, O((R k)^2) per row), A^l = coefficient of r^l in gamma0 int C z,
+ *   B^{l-1} = coefficient of eta^l in gamma0 int D . zeta
  * as discrete operators (weights included). Delta follows the NTK flow dDelta/dt = -(1/P) K(t) Delta by
  * Crank-Nicolson, K(t) = sum_{l=0..L} G^{l+1}(t,t) Phi^l(t,t). Everything is causal, so the solution is
  * marched in time: at each t_k the row k of every kernel and Delta(t_k) are found by a short fixed-point
- * iteration (backward fields down the layers, then forward fields up, then Delta), whose contraction
- * factor is O(dt^2). All quadratures are second order in the step.
+ * iteration (backward fields down the layers, then forward fields up, then Delta) whose contraction
+ * factor is O(dt^2) times the size of the kernels; a step too large for it is a ConvergenceError. All
+ * quadratures are second order in the step; the cost is O(L R^2 K^3) for K grid times.
  */
 export interface DeepLinearProblem {
   coords: InputCoordinates;

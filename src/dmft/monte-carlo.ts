@@ -1,3 +1,4 @@
+import * as z from 'zod';
 import type { Config } from '../core/config.js';
 import { InputError } from '../core/errors.js';
 import { GaussianSampler } from '../core/gaussian.js';
@@ -5,7 +6,7 @@ import { dense, toRows, type Dense } from '../core/linalg.js';
 import { makeMeta, type Result } from '../core/result.js';
 import { activation } from '../theory/activations.js';
 import { initialKernels, inputKernel } from '../theory/kernels.js';
-import { allInputs, lazyCurves, type Schedule } from '../theory/lazy.js';
+import { allInputs, type Schedule } from '../theory/lazy.js';
 import { timeGrid } from './grid.js';
 import { marchReplica, type McRun } from './mc/march.js';
 import { alignment, lossCurve, trainBlock } from './observables.js';
@@ -18,22 +19,36 @@ import { alignment, lossCurve, trainBlock } from './observables.js';
  *   monte-carlo           the full self-consistent solution, responses A, B exact (forward-mode) or by
  *                         Gaussian integration by parts (solver.responses = "ibp");
  *   gradient-independent  A = B = 0, kernels evolve.
- * Control variate (as in the two-layer solver): each replica's sampling error of the NTK at t = 0 drives
- * most of its error, so its lazy curves with its own sampled NTK are replaced by the exact lazy curves.
+ * Control variate (solver.controlVariate, default on): each replica's NTK is K_S(t) - K_S(0) + K(0) with the
+ * exact K(0) of section 2 (./mc/march.ts, McProblem.ntkExact0).
  */
 export interface McSolverOptions {
   samples?: number;
   replicas?: number;
   responses?: 'exact' | 'ibp';
   responseSamples?: number;
+  ibpRidge?: number;
   dt?: number;
   tol?: number;
   maxIterations?: number;
   controlVariate?: boolean;
 }
 
+/** solver.* options of the two methods besides the common ones (method, seed, samples, dt, tol, quadrature). */
+export const GRADIENT_INDEPENDENT_OPTIONS = {
+  replicas: z.number().int().min(2).optional(),
+  maxIterations: z.number().int().positive().optional(),
+  controlVariate: z.boolean().optional(),
+};
+export const MONTE_CARLO_OPTIONS = {
+  ...GRADIENT_INDEPENDENT_OPTIONS,
+  responses: z.enum(['exact', 'ibp']).optional(),
+  responseSamples: z.number().int().positive().optional(),
+  ibpRidge: z.number().positive().optional(),
+};
+
 /** Defaults: the accuracy of THEORY.md section 5 at the 5% standard (see test/dmft-mc-*.test.ts, bench/mc.ts). */
-export const MC_DEFAULTS = { samples: 2048, replicas: 8, responseSamples: 32, steps: 40, tol: 1e-6, maxIterations: 40 };
+export const MC_DEFAULTS = { samples: 2048, replicas: 8, responseSamples: 8, steps: 36, tol: 1e-6, maxIterations: 40, ibpRidge: 1 };
 
 export function solveMonteCarlo(
   cfg: Config,
@@ -58,27 +73,21 @@ export function solveMonteCarlo(
   const Kx = inputKernel(X);
   const P = data.X.length;
   const gamma0 = model.parameterization === 'ntk' ? 0 : model.gamma0;
-  const pb = { Kx, Fx: new GaussianSampler(Kx).factor, P, y: data.y, L: model.depth, act: activation(model.activation), gamma0, t: grid.t, record: grid.index };
+  const ntkExact0 = o.controlVariate === false ? undefined : initialKernels(X, model.depth, model.activation, solver.quadrature).ntk;
+  const pb = { Kx, Fx: new GaussianSampler(Kx).factor, P, y: data.y, L: model.depth, act: activation(model.activation), gamma0, t: grid.t, record: grid.index, ntkExact0 };
   const runs: McRun[] = [];
   const total = replicas * grid.t.length;
   for (let r = 0; r < replicas; r++)
     runs.push(
       marchReplica(
         pb,
-        { samples: M, responseSamples, responses, seed: solver.seed, first: r * M, tol: o.tol ?? MC_DEFAULTS.tol, maxIterations: o.maxIterations ?? MC_DEFAULTS.maxIterations },
+        { samples: M, responseSamples, responses, ibpRidge: o.ibpRidge ?? MC_DEFAULTS.ibpRidge, seed: solver.seed, first: r * M, tol: o.tol ?? MC_DEFAULTS.tol, maxIterations: o.maxIterations ?? MC_DEFAULTS.maxIterations },
         (k) => onProgress?.(r * grid.t.length + k + 1, total),
       ),
     );
 
-  // per replica and recorded time: predictions over all points (train: y - Delta), with the control variate
-  const exact = lazyCurves(initialKernels(X, model.depth, model.activation, solver.quadrature).ntk, P, data.y, data.ytest, schedule);
-  const preds = runs.map((run) => {
-    const own = o.controlVariate === false ? undefined : lazyCurves(run.ntk0, P, data.y, data.ytest, schedule);
-    return run.records.map((rec, i) => ({
-      train: rec.delta.map((d, a) => data.y[a] - d + (own ? exact.train[i][a] - own.train[i][a] : 0)),
-      test: rec.ftest.map((f, s) => f + (own ? exact.test![i][s] - own.test![i][s] : 0)),
-    }));
-  });
+  // per replica and recorded time: predictions (train: y - Delta, test: f_test)
+  const preds = runs.map((run) => run.records.map((rec) => ({ train: rec.delta.map((d, a) => data.y[a] - d), test: rec.ftest })));
   const meanOf = (pick: (run: number, i: number) => number[]) => times.map((_, i) => average(runs.map((_, r) => pick(r, i))));
   const train = meanOf((r, i) => preds[r][i].train);
   const test = meanOf((r, i) => preds[r][i].test);

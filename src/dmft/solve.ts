@@ -8,6 +8,7 @@ import { initialKernels, inputKernel } from '../theory/kernels.js';
 import { allInputs, scheduleOf, solveLazy, type Schedule } from '../theory/lazy.js';
 import { inputCoordinates } from './coordinates.js';
 import { solveDeepLinear, type DeepLinearSolution } from './deep-linear.js';
+import { GRADIENT_INDEPENDENT_OPTIONS, MONTE_CARLO_OPTIONS, solveMonteCarlo } from './monte-carlo.js';
 import { checkTimes } from './grid.js';
 import { alignment, lossCurve, maxRelativeDifference, trainBlock } from './observables.js';
 import { solveTwoLayer } from './two-layer.js';
@@ -15,7 +16,7 @@ import { solveTwoLayer } from './two-layer.js';
 /**
  * `dmft solve`: the infinite-width learning curves of a config (THEORY.md sections 3-4) by the method
  * solver.method names, `auto` picking static-ntk for gamma0 = 0 (or the NTK parameterization, whose
- * infinite-width limit is lazy), deep-linear for a linear activation and two-layer for L = 1.
+ * infinite-width limit is lazy), deep-linear for a linear activation, two-layer for L = 1 and monte-carlo otherwise.
  */
 export interface SolveOptions {
   /** Gradient-flow times to report instead of train.record's evenly spaced ones (e.g. a simulator's grid). */
@@ -23,16 +24,13 @@ export interface SolveOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export type SolverMethod = 'two-layer' | 'deep-linear' | 'static-ntk';
-
-const NOT_YET = ['monte-carlo', 'gradient-independent'];
+export type SolverMethod = 'two-layer' | 'deep-linear' | 'static-ntk' | 'monte-carlo' | 'gradient-independent';
 
 /** The method that will run, or an InputError naming solver.method. */
 export function chooseMethod(cfg: Config): SolverMethod {
   const { method } = cfg.solver;
   const { depth, activation: act, gamma0, parameterization } = cfg.model;
-  if (NOT_YET.includes(method)) throw new InputError('solver.method', `"${method}" is not implemented yet (available: auto, two-layer, deep-linear, static-ntk)`);
-  if (method === 'static-ntk') return 'static-ntk';
+  if (method === 'static-ntk' || method === 'monte-carlo' || method === 'gradient-independent') return method;
   if (method === 'two-layer') {
     if (depth !== 1) throw new InputError('solver.method', `"two-layer" needs model.depth = 1, got ${depth}`);
     return 'two-layer';
@@ -44,7 +42,7 @@ export function chooseMethod(cfg: Config): SolverMethod {
   if (gamma0 === 0 || parameterization === 'ntk') return 'static-ntk';
   if (act === 'linear') return 'deep-linear';
   if (depth === 1) return 'two-layer';
-  throw new InputError('solver.method', `"auto" would need the monte-carlo solver for a deep nonlinear network (model.depth = ${depth}, activation "${act}"), which is not implemented yet`);
+  return 'monte-carlo';
 }
 
 const common = { method: z.string(), seed: z.number(), samples: z.number(), dt: z.number(), tol: z.number(), quadrature: z.number() };
@@ -52,6 +50,8 @@ const optionSchemas = {
   'static-ntk': z.strictObject({ ...common }),
   'two-layer': z.strictObject({ ...common, replicas: z.number().int().min(2).optional() }),
   'deep-linear': z.strictObject({ ...common, maxIterations: z.number().int().positive().optional(), errorEstimate: z.boolean().optional() }),
+  'monte-carlo': z.strictObject({ ...common, ...MONTE_CARLO_OPTIONS }),
+  'gradient-independent': z.strictObject({ ...common, ...GRADIENT_INDEPENDENT_OPTIONS }),
 };
 
 /** Refuse solver options the chosen method does not know, or of the wrong type. */
@@ -72,6 +72,7 @@ export function solve(cfg: Config, opts: SolveOptions = {}): Result {
   const schedule: Schedule = opts.times ? { kind: 'flow', t: opts.times } : scheduleOf(cfg.train);
   if (method === 'static-ntk') return solveLazy(cfg, schedule);
   if (method === 'two-layer') return twoLayer(cfg, schedule, options as z.infer<(typeof optionSchemas)['two-layer']>, opts);
+  if (method === 'monte-carlo' || method === 'gradient-independent') return solveMonteCarlo(cfg, schedule, options, method, opts.onProgress);
   return deepLinear(cfg, schedule, options as z.infer<(typeof optionSchemas)['deep-linear']>, opts);
 }
 

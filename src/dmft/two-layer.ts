@@ -1,4 +1,5 @@
 import ode45 from 'ode45-cash-karp';
+import { ConvergenceError } from '../core/errors.js';
 import { GaussianSampler } from '../core/gaussian.js';
 import { dense, type Dense } from '../core/linalg.js';
 import { stream } from '../core/rng.js';
@@ -17,10 +18,13 @@ import { haltonNormals } from './qmc.js';
  *   d chi/dt = (w/P) sum_a Delta_a phi'(h_a) E_a,    d omega/dt = (1/P) sum_a Delta_a phi(h_a),
  *   f_mu - f_mu(0) = < omega phi(h_mu) + r (phi(h_mu) - phi(u_mu)) / gamma0 >,
  * exact for any gamma0 (the difference quotient becomes phi'(u) E.chi at gamma0 = 0). Test points ride
- * along: only training points enter Delta. The sources (xi, u_perp, r) are randomized quasi-Monte Carlo
- * (./qmc.ts); `replicas` independent populations, each self-consistent with its own Delta, are integrated
- * as one ODE (adaptive Cash-Karp; Euler steps of size lr for gradient descent, its exact discrete analogue)
- * and their spread is the sampling error.
+ * along: only training points enter Delta. Variance reduction, exact as the number of particles grows:
+ * the sources (xi, u_perp, r) are randomized quasi-Monte Carlo (./qmc.ts), and each population's curves
+ * get the control variate (exact lazy curves) - (lazy curves of its own sampled NTK at t = 0).
+ * `replicas` independent populations, each self-consistent with its own Delta, are integrated as one ODE
+ * (adaptive Cash-Karp; Euler steps of size lr for gradient descent, its exact discrete analogue); their
+ * spread is the sampling error. A population of M particles is a width-M network, so it also carries an
+ * O(1/M) bias like finite networks do: few large replicas are preferred to many small ones.
  */
 export interface TwoLayerProblem {
   coords: InputCoordinates;
@@ -75,7 +79,10 @@ export function solveTwoLayer(pb: TwoLayerProblem, opt: TwoLayerOptions): TwoLay
   const records: Snapshot[] = [];
   const initialH = opt.histograms ? pop.trainFields(state) : undefined;
   const record = (i: number) => {
-    records.push(pop.snapshot(state, opt.kernels || i === times.length - 1));
+    const snap = pop.snapshot(state, opt.kernels || i === times.length - 1);
+    if (!snap.f.every((f) => f.every(Number.isFinite)))
+      throw new ConvergenceError(`two-layer: the particles diverged before t = ${times[i]} (reduce train.lr or solver.tol)`, records.map((r) => r.f[0][0]));
+    records.push(snap);
     opt.onProgress?.(i + 1, times.length);
   };
   if (pb.schedule.kind === 'flow') {
@@ -92,7 +99,11 @@ export function solveTwoLayer(pb: TwoLayerProblem, opt: TwoLayerOptions): TwoLay
     });
     times.forEach((t, i) => {
       let free = integ.dt;
-      while (integ.step(t)) free = integ.dt;
+      try {
+        while (integ.step(t)) free = integ.dt;
+      } catch (e) {
+        throw new ConvergenceError(`two-layer: the particle ODE failed before t = ${t} (${(e as Error).message})`, records.map((r) => r.f[0][0]));
+      }
       // the last step was clipped to land on t: resume with the step size the error control chose before
       integ.dt = Math.max(free, integ.dt);
       record(i);

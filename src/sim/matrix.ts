@@ -5,7 +5,12 @@
  * Every gradient of a hidden matrix W^l is a sum over training points of outer products:
  * dW^l/dt = gamma0/(P sqrt(N)) sum_mu Delta_mu g^{l+1}_mu phi(h^l_mu)^T, so a pending increment
  * a * sum_r U_r V_r^T is kept as its factors (LowRank) and applied in one pass.
+ *
+ * crossDots, addTransposedProduct and addLowRank run their WebAssembly SIMD versions (wasm/kernels.wat)
+ * when all their arrays lie in one Arena (wasm/arena.ts), and the scalar loops below otherwise.
  */
+import { simdFor } from './wasm/arena.js';
+
 export interface LowRank {
   /** Scale of the increment. */
   a: number;
@@ -21,6 +26,8 @@ export interface LowRank {
  * terms; the rows stay in L1 across the passes.
  */
 export function addLowRank(M: Float64Array, rows: number, cols: number, U: Float64Array, V: Float64Array, R: number): void {
+  const simd = simdFor(M, U, V);
+  if (simd) return simd.addLowRank(M.byteOffset, rows, cols, U.byteOffset, V.byteOffset, R);
   let i = 0;
   for (; i + 1 < rows; i += 2) {
     const o = i * cols, q = o + cols;
@@ -59,30 +66,27 @@ export function addLowRank(M: Float64Array, rows: number, cols: number, U: Float
 
 /** C[r * n + mu] = A_r . X_mu for rows A_r (r < R) and X_mu (mu < n), all of length N. */
 export function crossDots(A: Float64Array, R: number, X: Float64Array, n: number, N: number, C: Float64Array): void {
-  for (let r = 0; r < R; r++)
-    for (let mu = 0; mu < n; mu++) {
-      let s = 0;
-      const a = r * N, x = mu * N;
-      for (let j = 0; j < N; j++) s += A[a + j] * X[x + j];
-      C[r * n + mu] = s;
-    }
+  const simd = simdFor(A, X, C);
+  if (simd) return simd.crossDots(A.byteOffset, R, X.byteOffset, n, N, C.byteOffset);
+  // rows r and r + 1 of A per pass, an odd last row with itself
+  for (let r = 0; r < R; r += 2) {
+    const k = Math.min(r + 1, R - 1);
+    pairDots(A, r * N, k * N, N, X, n, C.subarray(r * n, (r + 1) * n), C.subarray(k * n, (k + 1) * n));
+  }
 }
 
 /**
- * out[o + i] = sum_{k < m} c[k] A[k N + i], i < N: a combination of m rows of A, 4 rows per pass so that
- * out is stored once per 4 terms.
+ * out_mu += sum_{r < R} C[r n + mu] A_r for mu < n (rows A_r and out_mu of length N): C^T A added to out,
+ * two rows of A per pairAxpy. For odd R the last row is paired with itself, its second coefficients
+ * being a row of zeros that this sets at C[R n ..]: C needs room for R + 1 rows then.
  */
-export function combineRows(A: Float64Array, c: ArrayLike<number>, m: number, N: number, out: Float64Array, o = 0): void {
-  out.fill(0, o, o + N);
-  let k = 0;
-  for (; k + 3 < m; k += 4) {
-    const c0 = c[k], c1 = c[k + 1], c2 = c[k + 2], c3 = c[k + 3];
-    const a0 = k * N, a1 = a0 + N, a2 = a1 + N, a3 = a2 + N;
-    for (let i = 0; i < N; i++) out[o + i] += c0 * A[a0 + i] + c1 * A[a1 + i] + c2 * A[a2 + i] + c3 * A[a3 + i];
-  }
-  for (; k < m; k++) {
-    const ck = c[k], a = k * N;
-    for (let i = 0; i < N; i++) out[o + i] += ck * A[a + i];
+export function addTransposedProduct(A: Float64Array, R: number, C: Float64Array, n: number, N: number, out: Float64Array): void {
+  if (R % 2 === 1) C.fill(0, R * n, (R + 1) * n);
+  const simd = simdFor(A, C, out);
+  if (simd) return simd.addTransposedProduct(A.byteOffset, R, C.byteOffset, n, N, out.byteOffset);
+  for (let r = 0; r < R; r += 2) {
+    const k = Math.min(r + 1, R - 1);
+    pairAxpy(A, r * N, k * N, N, C.subarray(r * n, (r + 1) * n), C.subarray((r + 1) * n, (r + 2) * n), n, out);
   }
 }
 

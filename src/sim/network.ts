@@ -3,7 +3,8 @@ import { InputError } from '../core/errors.js';
 import { stream } from '../core/rng.js';
 import { activation, type Activation } from '../theory/activations.js';
 import { allInputs } from '../theory/lazy.js';
-import { addLowRank, combineRows, crossDots, pairAxpy, pairDots, transpose, type LowRank } from './matrix.js';
+import { addLowRank, addTransposedProduct, crossDots, transpose, type LowRank } from './matrix.js';
+import { Arena, kernelPath, type KernelPath } from './wasm/arena.js';
 
 /**
  * The finite-width MLP of THEORY.md section 1, over all points (train rows first, then test rows):
@@ -43,9 +44,12 @@ export function paramViews(theta: Float64Array, { D, N, L }: Shape): Params {
   return { W0: theta.subarray(0, N * D), W, w: theta.subarray(o, o + N) };
 }
 
-/** i.i.d. standard normal weights of seed s of base seed b: stream(b, 'sim', s, layer). */
-export function initialParams(shape: Shape, base: number, s: number): Float64Array {
-  const theta = new Float64Array(paramCount(shape));
+/**
+ * i.i.d. standard normal weights of seed s of base seed b: stream(b, 'sim', s, layer), in a vector from
+ * `alloc` (a network's `alloc` puts them in its arena).
+ */
+export function initialParams(shape: Shape, base: number, s: number, alloc: (n: number) => Float64Array = (n) => new Float64Array(n)): Float64Array {
+  const theta = alloc(paramCount(shape));
   const p = paramViews(theta, shape);
   stream(base, 'sim', s, 'W', 0).fillNormal(p.W0);
   p.W.forEach((W, i) => stream(base, 'sim', s, 'W', i + 1).fillNormal(W));
@@ -91,12 +95,18 @@ export class Network {
   private readonly back: Float64Array;
   /** scratch D x N: W^0 transposed, or the velocity of W^0 transposed */
   private readonly W0T: Float64Array;
-  private readonly dots: Float64Array;
-  private readonly dots2: Float64Array;
+  /** scratch (N + 1) x n, unit-major: W^l x_mu, or g^{l+1} as coefficients of the rows of W^l */
+  private readonly units: Float64Array;
+  /** coefficients of addTransposedProduct (room for a row of zeros each) */
   private readonly cross: Float64Array;
   private readonly crossB: Float64Array;
+  private readonly coef: Float64Array;
+  /** which kernels run: simd when the weights and buffers are in the arena */
+  readonly kernels: KernelPath;
+  private readonly arena?: Arena;
 
-  constructor(cfg: Config, N: number) {
+  /** `kernels`: default from kernelPath() (DMFT_SIM_KERNELS, else simd where supported). */
+  constructor(cfg: Config, N: number, kernels?: KernelPath) {
     const { data, model } = cfg;
     const X = allInputs(cfg);
     const D = X[0].length, L = model.depth;
@@ -108,47 +118,58 @@ export class Network {
     this.n = X.length;
     this.X = Float64Array.from(X.flat());
     this.y = Float64Array.from(data.y);
-    const buf = () => new Float64Array(this.n * N);
+    this.kernels = kernelPath(kernels);
+    const n = this.n, P = this.P;
+    const nUnits = (N + 1) * n, nCross = (P + 1) * n, nCoef = (Math.max(P, D) + 1) * Math.max(n, D);
+    if (this.kernels === 'simd')
+      // room for the buffers below (h, phi, g, back; W0T, units, cross, crossB, coef), the parameters
+      // (initialParams) and the low-rank factors U, V of up to 4 stages per hidden matrix (stepper.ts)
+      this.arena = new Arena([
+        ...new Array<number>(3 * L + 1).fill(n * N),
+        ...[D * N, nUnits, nCross, nCross, nCoef, paramCount(this.shape)],
+        ...new Array<number>(2 * (L - 1)).fill(4 * P * N),
+      ]);
+    const buf = () => this.alloc(n * N);
     this.h = Array.from({ length: L }, buf);
     this.phi = Array.from({ length: L }, buf);
     this.g = Array.from({ length: L }, buf);
-    this.f = new Float64Array(this.n);
-    this.f0 = new Float64Array(this.n);
-    this.delta = new Float64Array(this.P);
-    this.corrections = new Array(Math.max(0, L - 1)).fill(undefined);
     this.back = buf();
-    this.W0T = new Float64Array(D * N);
-    this.dots = new Float64Array(Math.max(this.n, D));
-    this.dots2 = new Float64Array(this.n);
+    this.f = new Float64Array(n);
+    this.f0 = new Float64Array(n);
+    this.delta = new Float64Array(P);
+    this.corrections = new Array(Math.max(0, L - 1)).fill(undefined);
+    this.W0T = this.alloc(D * N);
+    this.units = this.alloc(nUnits);
     // rank of a correction: at most the number of training points (one RK stage)
-    this.cross = new Float64Array(this.P * this.n);
-    this.crossB = new Float64Array(this.P * this.n);
+    this.cross = this.alloc(nCross);
+    this.crossB = this.alloc(nCross);
+    this.coef = this.alloc(nCoef);
   }
+
+  /** n zeros in the network's arena (simd path; throws if it has no room left), else on the JS heap. */
+  readonly alloc = (n: number): Float64Array => this.arena?.alloc(n) ?? new Float64Array(n);
 
   /**
    * Forward pass on points mu < nf and backward fields g^l on mu < nb (nb <= nf, both >= P so that
    * Delta is defined), with W^0 = p.W0, w = p.w and W^l = p.W[l-1] + its pending correction.
-   * The top matrix W^{L-1} is read once: each row's forward dot products give g^L for that unit, which
-   * is at once accumulated into (W^{L-1})^T g^L.
+   * Each W^l is read twice, by the forward products W^l phi and by the backward ones (W^l)^T g: with the
+   * SIMD kernels the two separate passes (one kernel call each) beat one fused pass over row pairs.
    */
   evaluate(p: Params, nf: number, nb: number): void {
     const { D, N, L } = this.shape;
     const act = this.act.phi, slope = this.slope;
     const X = this.X, h1 = this.h[0], p1 = this.phi[0], W0T = this.W0T;
     const sD = 1 / Math.sqrt(D), sN = 1 / Math.sqrt(N);
-    // h^1_mu = sum_d x_{mu d} W^0_{:, d} / sqrt(D), over columns of W^0 (long contiguous loops)
+    // h^1_mu = sum_d (x_{mu d} / sqrt(D)) W^0_{:, d}: rows of W^0 transposed, coefficients x^T / sqrt(D)
     transpose(p.W0, N, D, W0T);
-    const x = this.dots;
-    for (let mu = 0; mu < nf; mu++) {
-      const o = mu * N;
-      for (let d = 0; d < D; d++) x[d] = X[mu * D + d] * sD;
-      combineRows(W0T, x, D, N, h1, o);
-      for (let i = 0; i < N; i++) p1[o + i] = act(h1[o + i]);
-    }
-    for (let l = 1; l < L; l++) this.hiddenLayer(l, p, nf, l === L - 1 ? nb : 0);
+    const xT = this.coef;
+    for (let d = 0; d < D; d++) for (let mu = 0; mu < nf; mu++) xT[d * nf + mu] = X[mu * D + d] * sD;
+    h1.fill(0, 0, nf * N);
+    addTransposedProduct(W0T, D, xT, nf, N, h1);
+    for (let k = 0; k < nf * N; k++) p1[k] = act(h1[k]);
+    for (let l = 1; l < L; l++) this.hiddenLayer(l, p, nf);
     const hL = this.h[L - 1], pL = this.phi[L - 1], gL = this.g[L - 1], w = p.w;
-    if (L === 1)
-      for (let mu = 0; mu < nb; mu++) for (let i = 0; i < N; i++) gL[mu * N + i] = slope(hL[mu * N + i], pL[mu * N + i]) * w[i];
+    for (let mu = 0; mu < nb; mu++) for (let i = 0; i < N; i++) gL[mu * N + i] = slope(hL[mu * N + i], pL[mu * N + i]) * w[i];
     const sf = 1 / (this.gamma0 * N);
     for (let mu = 0; mu < nf; mu++) {
       let s = 0;
@@ -157,77 +178,52 @@ export class Network {
     }
     for (let mu = 0; mu < this.P; mu++) this.delta[mu] = this.y[mu] - (this.f[mu] - this.f0[mu]);
     for (let l = L - 1; l >= 1; l--) {
-      if (l < L - 1) this.backAccumulate(l, p, nb);
+      this.backAccumulate(l, p, nb);
       // g^l = phi'(h^l) (W^l)^T g^{l+1} / sqrt(N), the product being in `back`
       const hl = this.h[l - 1], pl = this.phi[l - 1], gl = this.g[l - 1], back = this.back;
       for (let k = 0; k < nb * N; k++) gl[k] = slope(hl[k], pl[k]) * back[k] * sN;
     }
   }
 
-  /**
-   * h^{l+1} = (W^l + a U V^T) phi(h^l) / sqrt(N) on mu < nf. If nb > 0 (top layer) also g^L = phi'(h^L) w
-   * and back = (W^l + a U V^T)^T g^L on mu < nb, in the same pass over W^l.
-   */
-  private hiddenLayer(l: number, p: Params, nf: number, nb: number): void {
+  /** h^{l+1} = (W^l + a U V^T) phi(h^l) / sqrt(N) on mu < nf. */
+  private hiddenLayer(l: number, p: Params, nf: number): void {
     const N = this.shape.N, sN = 1 / Math.sqrt(N);
-    const W = p.W[l - 1], x = this.phi[l - 1], hO = this.h[l], pO = this.phi[l], gO = this.g[l], w = p.w;
-    const act = this.act.phi, slope = this.slope;
-    const c = this.corrections[l - 1];
-    const C = this.cross, s1 = this.dots, s2 = this.dots2, back = this.back;
-    if (c) crossDots(c.V, c.R, x, nf, N, C);
-    if (nb > 0) back.fill(0, 0, nb * N);
-    /** unit i from its dot products s: correction, h, phi, and (top layer) g^L_i into s */
-    const unit = (i: number, s: Float64Array) => {
-      if (c)
-        for (let r = 0; r < c.R; r++) {
-          const u = c.a * c.U[r * N + i];
-          for (let mu = 0; mu < nf; mu++) s[mu] += u * C[r * nf + mu];
-        }
-      for (let mu = 0; mu < nf; mu++) {
+    const W = p.W[l - 1], x = this.phi[l - 1], hO = this.h[l], pO = this.phi[l];
+    const act = this.act.phi;
+    const c = this.corrections[l - 1], C = this.cross, S = this.units;
+    // the correction's part of h^{l+1} first: a sum_r (V_r . x_mu) U_r into hO
+    hO.fill(0, 0, nf * N);
+    if (c) {
+      crossDots(c.V, c.R, x, nf, N, C);
+      for (let e = 0; e < c.R * nf; e++) C[e] *= c.a;
+      addTransposedProduct(c.U, c.R, C, nf, N, hO);
+    }
+    // then W^l x_mu, unit-major in S
+    crossDots(W, N, x, nf, N, S);
+    for (let mu = 0; mu < nf; mu++)
+      for (let i = 0; i < N; i++) {
         const k = mu * N + i;
-        hO[k] = s[mu] * sN;
+        hO[k] = (S[i * nf + mu] + hO[k]) * sN;
         pO[k] = act(hO[k]);
       }
-      for (let mu = 0; mu < nb; mu++) s[mu] = gO[mu * N + i] = slope(hO[mu * N + i], pO[mu * N + i]) * w[i];
-    };
-    // two units per pass over their rows of W; an odd last row is paired with itself, the copy's
-    // backward weights set to zero
-    for (let i = 0; i < N; i += 2) {
-      const k = Math.min(i + 1, N - 1);
-      pairDots(W, i * N, k * N, N, x, nf, s1, s2);
-      unit(i, s1);
-      if (k === i) s2.fill(0);
-      else unit(k, s2);
-      if (nb > 0) pairAxpy(W, i * N, k * N, N, s1, s2, nb, back);
-    }
-    if (nb > 0 && c) this.correctBack(c, this.g[l], nb);
   }
 
-  /** back = (W^l + a U V^T)^T g^{l+1} on mu < nb (layers below the top one). */
+  /** back = (W^l + a U V^T)^T g^{l+1} on mu < nb. */
   private backAccumulate(l: number, p: Params, nb: number): void {
-    const N = this.shape.N, W = p.W[l - 1], gU = this.g[l], back = this.back, c = this.corrections[l - 1];
-    const c1 = this.dots, c2 = this.dots2;
+    const N = this.shape.N, W = p.W[l - 1], gU = this.g[l], back = this.back, c = this.corrections[l - 1], S = this.units;
+    // g^{l+1} unit-major in S: the coefficients of the rows of W^l
+    for (let mu = 0; mu < nb; mu++) for (let i = 0; i < N; i++) S[i * nb + mu] = gU[mu * N + i];
     back.fill(0, 0, nb * N);
-    for (let i = 0; i < N; i += 2) {
-      const k = Math.min(i + 1, N - 1);
-      for (let mu = 0; mu < nb; mu++) {
-        c1[mu] = gU[mu * N + i];
-        c2[mu] = k === i ? 0 : gU[mu * N + k];
-      }
-      pairAxpy(W, i * N, k * N, N, c1, c2, nb, back);
-    }
+    addTransposedProduct(W, N, S, nb, N, back);
     if (c) this.correctBack(c, gU, nb);
   }
 
-  /** back_mu += a V (U^T g_mu): the correction's part of the transposed product. */
+  /** back_mu += a sum_r (U_r . g_mu) V_r: the correction's part of the transposed product. */
   private correctBack(c: LowRank, g: Float64Array, nb: number): void {
-    const N = this.shape.N, B = this.crossB, back = this.back;
+    const N = this.shape.N, B = this.crossB;
     crossDots(c.U, c.R, g, nb, N, B);
-    for (let mu = 0; mu < nb; mu++)
-      for (let r = 0; r < c.R; r++) {
-        const b = c.a * B[r * nb + mu], v = r * N, o = mu * N;
-        for (let j = 0; j < N; j++) back[o + j] += b * c.V[v + j];
-      }
+    for (let e = 0; e < c.R * nb; e++) B[e] *= c.a;
+    addTransposedProduct(c.V, c.R, B, nb, N, this.back);
   }
 
   /** Velocities of W^0 and w from the last evaluation (THEORY.md section 1). */
@@ -235,14 +231,14 @@ export class Network {
     const { D, N, L } = this.shape, P = this.P, X = this.X, g1 = this.g[0], pL = this.phi[L - 1], delta = this.delta;
     const k0 = this.gamma0 / (P * Math.sqrt(D)), kw = this.gamma0 / P;
     // column d of dW^0 = sum_mu (k0 Delta_mu x_{mu d}) g^1_mu, built transposed in W0T; dw likewise
-    const T = this.W0T, c = this.dots;
-    for (let d = 0; d < D; d++) {
-      for (let mu = 0; mu < P; mu++) c[mu] = k0 * delta[mu] * X[mu * D + d];
-      combineRows(g1, c, P, N, T, d * N);
-    }
+    const T = this.W0T, c = this.coef;
+    for (let mu = 0; mu < P; mu++) for (let d = 0; d < D; d++) c[mu * D + d] = k0 * delta[mu] * X[mu * D + d];
+    T.fill(0);
+    addTransposedProduct(g1, P, c, D, N, T);
     transpose(T, D, N, dW0);
     for (let mu = 0; mu < P; mu++) c[mu] = kw * delta[mu];
-    combineRows(pL, c, P, N, dw);
+    dw.fill(0);
+    addTransposedProduct(pL, P, c, 1, N, dw);
   }
 
   /**

@@ -39,8 +39,8 @@ export class LowRankStepper {
     this.stage = { W0: new Float64Array(N * D), W: this.p.W, w: new Float64Array(N) };
     this.kW0 = Array.from({ length: S }, () => new Float64Array(N * D));
     this.kw = Array.from({ length: S }, () => new Float64Array(N));
-    this.U = this.p.W.map(() => new Float64Array(S * P * N));
-    this.V = this.p.W.map(() => new Float64Array(S * P * N));
+    this.U = this.p.W.map(() => net.alloc(S * P * N));
+    this.V = this.p.W.map(() => net.alloc(S * P * N));
     this.pending = this.p.W.map((_, i) =>
       Array.from({ length: S }, (_, s) => ({
         a: 0,

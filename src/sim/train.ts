@@ -88,7 +88,7 @@ export function simulateNetwork(cfg: Config, opts: NetworkOptions): NetworkRun {
   const times = checkOptions(cfg, opts);
   const N = opts.width;
   const net = new Network(cfg, N);
-  const theta = initialParams(net.shape, cfg.solver.seed, opts.seed);
+  const theta = initialParams(net.shape, cfg.solver.seed, opts.seed, net.alloc);
   const p = paramViews(theta, net.shape);
   const recorder = new Recorder(net, inputKernel(allInputs(cfg)), cfg.output.kernels, cfg.data.ytest);
   const integrator: NetworkRun['integrator'] = cfg.train.kind === 'gd' ? 'gd' : (opts.integrator ?? 'ck');

@@ -13,8 +13,10 @@ import { dense, symmetricEigen } from '../../core/linalg.js';
 export class CausalFactor {
   /** rows[k]: P x P(k+1), columns (j, b) */
   private readonly rows: Float64Array[] = [];
-  /** pinvT[j] = (L_jj^+)^T = V D^+ (P x P) */
+  /** pinvT[j] = (L_jj^+)^T (P x P), regularized with RIDGE */
   private readonly pinvT: Float64Array[] = [];
+  /** the Schur complements S_j (for pseudo-inverses with other regularizations) and their scales */
+  private readonly schurs: { S: Float64Array; scale: number }[] = [];
 
   constructor(readonly P: number) {}
 
@@ -24,7 +26,9 @@ export class CausalFactor {
     const row = this.solveRow(P, sigma, ld, k, P * (k + 1));
     const own = (a: number, b: number) => sigma[a * ld + k * P + b];
     const schur = this.schur(row, P, k * P, own);
-    const { L, pinvT } = psdFactor(schur, P, maxDiagonal(own, P));
+    const scale = maxDiagonal(own, P);
+    const { L, pinvT } = psdFactor(schur, P, scale * RIDGE);
+    this.schurs[k] = { S: schur, scale };
     for (let a = 0; a < P; a++) for (let b = 0; b < P; b++) row[a * P * (k + 1) + k * P + b] = L[a * P + b];
     this.rows[k] = row;
     this.pinvT[k] = pinvT;
@@ -44,15 +48,17 @@ export class CausalFactor {
     const M = this.solveRow(m, cross, ld, k + 1, this.P * (k + 1));
     const ownAt = (a: number, b: number) => own[a * m + b];
     const schur = this.schur(M, m, (k + 1) * this.P, ownAt);
-    return { M, F: psdFactor(schur, m, maxDiagonal(ownAt, m)).L };
+    return { M, F: psdFactor(schur, m, maxDiagonal(ownAt, m) * RIDGE).L };
   }
 
   /**
    * X with X L = C over times 0..k (X, C: m x P(k+1), stride P(k+1)), by back substitution with the
-   * pseudo-inverse diagonal blocks: the Gaussian integration-by-parts step <dF/dsource> = <F xi^T> L^{-1}.
+   * pseudo-inverse diagonal blocks regularized by `ridge` (relative to each block's largest variance):
+   * the Gaussian integration-by-parts step <dF/dsource> = <F xi^T> L^{-1}.
    */
-  solveRight(k: number, m: number, C: Float64Array): Float64Array {
+  solveRight(k: number, m: number, C: Float64Array, ridge: number): Float64Array {
     const { P } = this;
+    const pinv = this.schurs.slice(0, k + 1).map(({ S, scale }) => psdFactor(S, P, ridge * scale).pinvT);
     const w = P * (k + 1);
     const X = new Float64Array(m * w);
     const tmp = new Float64Array(P);
@@ -67,7 +73,7 @@ export class CausalFactor {
           }
           tmp[b] = s;
         }
-        const pi = this.pinvT[i];
+        const pi = pinv[i];
         for (let c = 0; c < P; c++) {
           let s = 0;
           for (let b = 0; b < P; b++) s += tmp[b] * pi[c * P + b];
@@ -120,16 +126,15 @@ const RIDGE = 1e-10;
 
 /**
  * The symmetric square root L = V sqrt(Lambda+) V^T and (L^+)^T = V (sqrt(Lambda+) / (Lambda+ + delta)) V^T of a
- * symmetric m x m Schur complement, Lambda+ = max(Lambda, 0), delta = RIDGE * scale: both are continuous in S
+ * symmetric m x m Schur complement, Lambda+ = max(Lambda, 0), delta = RIDGE * scale (forward draws): both are continuous in S
  * (unlike V sqrt(Lambda), whose eigenvector signs and order are arbitrary), so the fixed-point iteration at t_k
  * sees the same draws for the same covariance; the Tikhonov pseudo-inverse never flips a direction between
  * kept and dropped. A direction whose innovation
  * variance is ~delta or less then loses its (noise-dominated) coefficient in later rows; the variance it
  * carried moves into their own Schur complements, so every factored covariance stays PSD.
  */
-function psdFactor(S: Float64Array, m: number, scale: number): { L: Float64Array; pinvT: Float64Array } {
+function psdFactor(S: Float64Array, m: number, delta: number): { L: Float64Array; pinvT: Float64Array } {
   const { values, vectors } = symmetricEigen(dense(m, m, S));
-  const delta = RIDGE * scale;
   const L = new Float64Array(m * m), pinvT = new Float64Array(m * m);
   const V = vectors.data;
   for (let c = 0; c < m; c++) {

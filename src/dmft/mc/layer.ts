@@ -144,14 +144,18 @@ export class LayerSamples {
     }
   }
 
-  /** Riders' z (and g) at t_k (CzX: rows P.. of Cz). */
-  riderBackward(k: number, CzX: Float64Array, cond: { M: Float64Array; F: Float64Array } | undefined): void {
+  /**
+   * Riders' z (and g) at t_k (CzX: rows P.. of Cz). `self[i]` = <phi''(h^{l+1}_i) z^{l+1}_i>(t_k): a rider's
+   * g^{l+1}(t_k) depends on its own source u^{l+1}(t_k) directly, the equal-time response B^l_{ii}(t,t) that
+   * a training point has inside Cz (section 3 responses; ../mc/responses.ts), for l < L.
+   */
+  riderBackward(k: number, CzX: Float64Array, cond: { M: Float64Array; F: Float64Array } | undefined, self: Float64Array | undefined): void {
     const { S, P, Pt, W, tmp, tmp2 } = this;
     const q = P * (k + 1);
     this.riderSources(k, cond, this.xiR, this.epsR, (s) => this.rL[s]);
     gemmNT(this.phT, 0, W, CzX, P * W, W, tmp2, 0, Pt, S, Pt, q);
     for (let x = 0; x < S * Pt; x++) {
-      const v = tmp[x] + tmp2[x];
+      const v = tmp[x] + tmp2[x] + (self ? self[x % Pt] * this.phX[x] : 0);
       this.zX[x] = v;
       this.gX[x] = this.d1X[x] * v;
     }
@@ -181,6 +185,12 @@ export class LayerSamples {
     for (let s = 0; s < S; s++)
       for (let a = 0; a < rows; a++) tmp[a * S + s] = riders ? X[s * Pt + a] : T[s * W + k * P + a];
     gemmAcc(tmp, 0, S, T, 0, W, out, (riders ? P : 0) * W, W, rows, S, q);
+  }
+
+  /** Partial sums over the samples of phi''(h_i) z_i for each rider i at the current time. */
+  riderSelf(out: Float64Array): void {
+    const { S, Pt } = this;
+    for (let s = 0; s < S; s++) for (let i = 0; i < Pt; i++) out[i] += this.d2X[s * Pt + i] * this.zX[s * Pt + i];
   }
 
   /** Partial sums of the riders' equal-time block sum_s F_i F_j (Pt x Pt). */

@@ -14,7 +14,8 @@ import { ExactResponses, ibpRiderCorrection, ibpSolve, ibpSums, type ResponseKin
  * fixed-point iteration (contraction O(dt): the only equal-time coupling is the trapezoid endpoint) runs
  *   down l = L..1:  Cz^l row k -> r^l(t_k) from G^{l+1}'s causal factor -> z^l(t_k) -> G^l row k
  *   up   l = 1..L:  Ch^l row k -> u^l(t_k) from Phi^{l-1}'s causal factor -> h^l(t_k) -> Phi^l row k
- *   responses row k (exact forward-mode or integration by parts, ./responses.ts), then
+ *                   -> the responses of layer l, row k (exact forward-mode or integration by parts, ./responses.ts),
+ * then
  *   NTK K(t_k) = sum_{l=0..L} G^{l+1}(t_k,t_k) Phi^l(t_k,t_k) and Delta(t_k) by Crank-Nicolson,
  * with the memory operators (trapezoid weights w_i of int_0^{t_k}, Delta(t_i) and gamma0 inside)
  *   Ch^1(k,i) = gamma0 w_i/P K^x diag Delta(i),  Ch^l(k,i) = Ar^{l-1}(k,i) + gamma0 w_i/P Phi^{l-1}(k,i) diag Delta(i),
@@ -37,6 +38,13 @@ export interface McProblem {
   t: Float64Array;
   /** grid indices to record */
   record: number[];
+  /**
+   * The exact NTK at t = 0 over all points (THEORY.md section 2), or undefined: control variate of the NTK,
+   * K(t) = K_S(t) - K_S(0) + K(0). The sampled kernel's error at t is mostly its error at t = 0 (the same
+   * samples, evolving smoothly), so the sampled change K_S(t) - K_S(0) is far less noisy than K_S(t),
+   * and the mean is unchanged (E K_S(0) = K(0)). It enters the flow of Delta and f_test and the reported NTK.
+   */
+  ntkExact0?: Dense;
 }
 
 export interface McOptions {
@@ -44,6 +52,8 @@ export interface McOptions {
   /** samples whose Jacobians give the exact responses (<= samples) */
   responseSamples: number;
   responses: 'exact' | 'ibp' | 'none';
+  /** Tikhonov regularization of the integration-by-parts inverse, relative to each block's largest variance */
+  ibpRidge: number;
   seed: number;
   /** index of the first sample (replica r uses samples r M .. r M + M - 1) */
   first: number;
@@ -62,8 +72,6 @@ export interface McRecord {
 
 export interface McRun {
   records: McRecord[];
-  /** the sampled NTK at t = 0 over all points (control variate) */
-  ntk0: Dense;
   /** largest final residual over the steps, total and max iterations per step, residual history of the worst step */
   residual: number;
   iterations: number;
@@ -98,11 +106,15 @@ class Replica {
   private readonly fU: (CausalFactor | undefined)[];
   private readonly fR: (CausalFactor | undefined)[];
   private readonly exact: Map<string, ExactResponses> = new Map();
+  /** the riders' conditional sources u^l(t_k) = M xi + F eps of the current step, per layer index */
+  private readonly upCond: ({ M: Float64Array; F: Float64Array } | undefined)[] = [];
   private readonly delta: Float64Array;
   private readonly ftest: Float64Array;
   private Kprev: Float64Array;
   private Kcur: Float64Array;
   private w: Float64Array = new Float64Array(1);
+  /** control variate of the NTK (McProblem.ntkExact0), n x n, zero until t_0 is solved */
+  private readonly shift: Float64Array;
   private readonly clock = { fields: 0, kernels: 0, factors: 0, responses: 0, riders: 0 };
 
   constructor(
@@ -131,6 +143,7 @@ class Replica {
     this.ftest = new Float64Array(this.K1 * Pt);
     this.Kprev = new Float64Array(n * P);
     this.Kcur = new Float64Array(n * P);
+    this.shift = new Float64Array(n * n);
   }
 
   /** The responses layer l measures: Ar^l (w.r.t. r^l, l < L) and Bu^l (w.r.t. u^l, l >= 2). */
@@ -143,7 +156,7 @@ class Replica {
 
   run(onStep?: (k: number) => void): McRun {
     const { K1, P } = this;
-    const out: McRun = { records: [], ntk0: dense(0, 0), residual: 0, iterations: 0, maxStepIterations: 0, history: [], h0: [], h1: [], seconds: this.clock };
+    const out: McRun = { records: [], residual: 0, iterations: 0, maxStepIterations: 0, history: [], h0: [], h1: [], seconds: this.clock };
     const yScale = Math.max(1e-300, ...this.pb.y.map(Math.abs));
     for (let k = 0; k < K1; k++) {
       this.w = trapezoidWeights(this.pb.t, k);
@@ -174,7 +187,7 @@ class Replica {
       }
       if (this.Pt > 0) this.time('riders', () => this.riders(k));
       if (k > 0 && this.Pt > 0) this.stepTest(k);
-      if (k === 0) out.ntk0 = this.equalTime(0).ntk;
+      if (k === 0 && this.pb.ntkExact0) this.controlVariate(this.pb.ntkExact0);
       const copies = this.pb.record.filter((i) => i === k).length;
       for (let c = 0; c < copies; c++) out.records.push(this.equalTime(k));
       [this.Kprev, this.Kcur] = [this.Kcur, this.Kprev];
@@ -207,8 +220,9 @@ class Replica {
       const Lu = site.l >= 2 ? this.time('factors', () => (this.fU[i]!.extend(k, this.PhiRow[i - 1], W), this.fU[i]!.row(k))) : undefined;
       this.time('fields', () => site.forward(k, this.Ch[i], Lu));
       this.time('kernels', () => this.measure(k, i, 'phi', false, S, q));
+      // Gauss-Seidel: the layer above sees this layer's new response row in the same sweep
+      if (this.opt.responses !== 'none') this.time('responses', () => this.responseRows(k, i));
     }
-    if (this.opt.responses !== 'none') this.time('responses', () => this.responseRows(k));
     this.ntkRows(k, 0, P);
     this.stepTrain(k);
   }
@@ -247,25 +261,23 @@ class Replica {
       }
   }
 
-  /** Response rows at t_k: training rows in the sweep, rider rows are done in riders(). */
-  private responseRows(k: number): void {
+  /** Response rows of layer index i at t_k (training rows; rider rows are done in riders()). */
+  private responseRows(k: number, i: number): void {
     const { P, W } = this;
-    const q = P * (k + 1);
-    this.layers.forEach((site, i) => {
-      for (const kind of this.kinds(site.l)) {
-        const out = kind === 'r' ? this.Ar[i] : this.Bu[i];
-        for (let r = 0; r < P; r++) out.fill(0, r * W, r * W + q);
-        if (this.opt.responses === 'exact') {
-          const ex = this.exact.get(`${site.l}${kind}`)!;
-          ex.row(k, this.Ch[i], this.Cz[i], out);
-          scaleRows(out, 0, P, W, q, 1 / ex.Sr);
-        } else {
-          ibpSums(site, kind, k, false, out);
-          scaleRows(out, 0, P, W, q, 1 / site.S);
-          ibpSolve(kind === 'r' ? this.fR[i]! : this.fU[i]!, k, out, 0, P, W);
-        }
+    const q = P * (k + 1), site = this.layers[i];
+    for (const kind of this.kinds(site.l)) {
+      const out = kind === 'r' ? this.Ar[i] : this.Bu[i];
+      for (let r = 0; r < P; r++) out.fill(0, r * W, r * W + q);
+      if (this.opt.responses === 'exact') {
+        const ex = this.exact.get(`${site.l}${kind}`)!;
+        ex.row(k, this.Ch[i], this.Cz[i], out);
+        scaleRows(out, 0, P, W, q, 1 / ex.Sr);
+      } else {
+        ibpSums(site, kind, k, false, out);
+        scaleRows(out, 0, P, W, q, 1 / site.S);
+        ibpSolve(kind === 'r' ? this.fR[i]! : this.fU[i]!, k, out, 0, P, W, this.opt.ibpRidge);
       }
-    });
+    }
   }
 
   /**
@@ -295,32 +307,37 @@ class Replica {
       if (ibp && site.l < L) {
         ibpSums(site, 'r', k, true, this.Ar[i]);
         scaleRows(this.Ar[i], P, Pt, W, q, 1 / S);
-        ibpSolve(this.fR[i]!, k, this.Ar[i], P, Pt, W);
+        ibpSolve(this.fR[i]!, k, this.Ar[i], P, Pt, W, this.opt.ibpRidge);
       }
       this.upCond[i] = cond;
     }
+    let self: Float64Array | undefined;
     for (let i = L - 1; i >= 0; i--) {
       const site = this.layers[i];
+      // <phi''(h^{l+1}) z^{l+1}> of each rider (the layer above, done just before), see LayerSamples.riderBackward
+      if (i < L - 1) {
+        self = new Float64Array(Pt);
+        this.layers[i + 1].riderSelf(self);
+        for (let c = 0; c < Pt; c++) self[c] /= S;
+      }
       this.operatorRows(k, i, 'z', P, Pt);
       const cond = site.l < L ? this.fR[i]!.conditional(k, Pt, this.GRow[i + 1].subarray(P * W), W, this.GXX[i + 1]) : undefined;
-      site.riderBackward(k, this.Cz[i], cond);
+      site.riderBackward(k, this.Cz[i], cond, self);
       this.measure(k, i, 'g', true, S, q);
       if (site.l >= 2 && exact) {
         const ex = this.exact.get(`${site.l}u`)!;
-        ex.riderDown(k, this.Cz[i], this.Bu[i]);
+        ex.riderDown(k, this.Cz[i], self, this.Bu[i]);
         scaleRows(this.Bu[i], P, Pt, W, q, 1 / ex.Sr);
       }
       if (site.l >= 2 && ibp) {
         ibpSums(site, 'u', k, true, this.Bu[i]);
-        ibpRiderCorrection(site, this.upCond[i]!.M, k, this.Bu[i]);
+        ibpRiderCorrection(site, this.upCond[i]!.M, self, k, this.Bu[i]);
         scaleRows(this.Bu[i], P, Pt, W, q, 1 / S);
-        ibpSolve(this.fU[i]!, k, this.Bu[i], P, Pt, W);
+        ibpSolve(this.fU[i]!, k, this.Bu[i], P, Pt, W, this.opt.ibpRidge);
       }
     }
     this.ntkRows(k, P, this.Pt);
   }
-
-  private readonly upCond: ({ M: Float64Array; F: Float64Array } | undefined)[] = [];
 
   /** NTK rows r0.. at t_k against training points: K = G^1 K^x + sum_{l=1..L} G^{l+1} Phi^l (G^{L+1} = 1). */
   private ntkRows(k: number, r0: number, rows: number): void {
@@ -331,8 +348,15 @@ class Replica {
         const c = mu * W + k * P + b;
         let s = this.GRow[0][c] * Kx.data[mu * n + b];
         for (let i = 0; i < L; i++) s += (i < L - 1 ? this.GRow[i + 1][c] : 1) * this.PhiRow[i][c];
-        this.Kcur[mu * P + b] = s;
+        this.Kcur[mu * P + b] = s + this.shift[mu * n + b];
       }
+  }
+
+  /** shift = K(0) - K_S(0) over all points (see McProblem.ntkExact0), and the NTK rows at t_0 with it. */
+  private controlVariate(exact: Dense): void {
+    const sampled = this.equalTime(0).ntk;
+    for (let c = 0; c < this.shift.length; c++) this.shift[c] = exact.data[c] - sampled.data[c];
+    this.ntkRows(0, 0, this.n);
   }
 
   /** Crank-Nicolson for dDelta/dt = -(1/P) K Delta from t_{k-1} to t_k (THEORY.md section 2). */
@@ -380,7 +404,7 @@ class Replica {
     for (let c = 0; c < n * n; c++) {
       let s = G[0].data[c] * Kx.data[c];
       for (let i = 0; i < L; i++) s += (i < L - 1 ? G[i + 1].data[c] : 1) * Phi[i].data[c];
-      ntk.data[c] = s;
+      ntk.data[c] = s + this.shift[c];
     }
     return {
       delta: Array.from(this.delta.subarray(k * P, (k + 1) * P)),

@@ -81,14 +81,18 @@ export class ExactResponses {
     }
   }
 
-  /** Riders, downward pass (kind u): dz_test, and dg_test = phi''(h) z dh + phi'(h) dz into out's rider rows. */
-  riderDown(k: number, Cz: Float64Array, out: Float64Array): void {
+  /**
+   * Riders, downward pass (kind u): dz_test (with the riders' equal-time self term self_i phi(h_i), see
+   * LayerSamples.riderBackward), and dg_test = phi''(h) z dh + phi'(h) dz into out's rider rows.
+   */
+  riderDown(k: number, Cz: Float64Array, self: Float64Array | undefined, out: Float64Array): void {
     const { P, Pt, K1, d1X, d2X, zX } = this.site;
     const W = P * K1, q = P * (k + 1);
     for (let s = 0; s < this.Sr; s++) {
       this.history(s, k, Cz, P, Pt, this.dphi, this.mz);
       for (let i = 0; i < Pt; i++) {
         const x = s * Pt + i;
+        if (self) axpy(self[i] * d1X[x], this.dhX, x * W, this.mz, i * W, q);
         axpy(d2X[x] * zX[x], this.dhX, x * W, out, (P + i) * W, q);
         axpy(d1X[x], this.mz, i * W, out, (P + i) * W, q);
       }
@@ -130,23 +134,27 @@ export function ibpSums(site: LayerSamples, kind: ResponseKind, k: number, rider
 
 /**
  * Riders of kind u: g_test(t_k) also depends on xi through its own source u_test(t_k) = M xi + F eps,
- * which the response (w.r.t. training sources only) must not count: subtract <phi''(h) z> M.
+ * which the response (w.r.t. training sources only) must not count: subtract <dg/du_test> M, with
+ * dg/du_test = phi''(h) z + phi'(h)^2 self (self: the equal-time term of LayerSamples.riderBackward).
  */
-export function ibpRiderCorrection(site: LayerSamples, M: Float64Array, k: number, out: Float64Array): void {
+export function ibpRiderCorrection(site: LayerSamples, M: Float64Array, self: Float64Array | undefined, k: number, out: Float64Array): void {
   const { S, P, Pt, K1 } = site;
   const W = P * K1, q = P * (k + 1);
   for (let i = 0; i < Pt; i++) {
     let m = 0;
-    for (let s = 0; s < S; s++) m += site.d2X[s * Pt + i] * site.zX[s * Pt + i];
+    for (let s = 0; s < S; s++) {
+      const x = s * Pt + i;
+      m += site.d2X[x] * site.zX[x] + (self ? self[i] * site.d1X[x] * site.d1X[x] : 0);
+    }
     axpy(-m, M, i * q, out, (P + i) * W, q);
   }
 }
 
 /** <F xi^T> (rows r0..r0+rows, stride W, already averaged) -> <dF/dsource> via the causal factor, in place. */
-export function ibpSolve(factor: CausalFactor, k: number, sums: Float64Array, r0: number, rows: number, W: number): void {
+export function ibpSolve(factor: CausalFactor, k: number, sums: Float64Array, r0: number, rows: number, W: number, ridge: number): void {
   const q = factor.P * (k + 1);
   const C = new Float64Array(rows * q);
   for (let r = 0; r < rows; r++) C.set(sums.subarray((r0 + r) * W, (r0 + r) * W + q), r * q);
-  const X = factor.solveRight(k, rows, C);
+  const X = factor.solveRight(k, rows, C, ridge);
   for (let r = 0; r < rows; r++) sums.set(X.subarray(r * q, (r + 1) * q), (r0 + r) * W);
 }

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/core/config.js';
+import type { Result } from '../src/core/result.js';
+import { solve } from '../src/dmft/solve.js';
+import { solveMonteCarlo, type McSolverOptions } from '../src/dmft/monte-carlo.js';
+
+/**
+ * The Monte Carlo solver against the two exact special cases of THEORY.md section 3, computed by independent
+ * solvers: phi linear (src/dmft/deep-linear.ts, no sampling) and L = 1 (src/dmft/two-layer.ts, particles).
+ * Error sources (section 5): the MC solver's sampling error, reported as the standard error over replicas;
+ * with phi linear both solvers use the same grid, trapezoid rule and Crank-Nicolson step (dt below), so the
+ * discretization cancels and the difference is sampling error alone: |MC - exact| <= 4 SEM at every time.
+ */
+const data = { synthetic: { kind: 'single-index', P: 6, D: 4, Ptest: 4, seed: 1 } };
+const times = Array.from({ length: 11 }, (_, i) => i * 0.5);
+
+function mc(model: object, o: McSolverOptions, method: 'monte-carlo' | 'gradient-independent' = 'monte-carlo'): Result {
+  const cfg = parseConfig({ data, model, train: { T: 5, record: 11 } });
+  return solveMonteCarlo(cfg, { kind: 'flow', t: times }, o, method);
+}
+
+/** max over times of |a - b| / sem (sem floored at 1e-12 relative: t = 0 is exact in both) */
+function sigmas(a: number[], b: number[], sem: number[]): number {
+  return Math.max(...a.map((v, i) => Math.abs(v - b[i]) / Math.max(sem[i], 1e-12 * Math.abs(b[i]))));
+}
+
+describe('monte-carlo: linear activation = deep-linear solver', () => {
+  const model = { depth: 2, activation: 'linear', gamma0: 1 };
+  const exact = solve(parseConfig({ data, model, train: { T: 5, record: 11 }, solver: { method: 'deep-linear', dt: 0.5 } }));
+  const o = { samples: 1024, replicas: 8, responseSamples: 16, dt: 0.5 };
+
+  it('full solution (exact responses) within 4 SEM of the deep-linear curves', () => {
+    const r = mc(model, o);
+    const se = r.meta.samplingError as { trainLossSem: number[]; testLossSem: number[] };
+    expect(sigmas(r.trainLoss, exact.trainLoss, se.trainLossSem)).toBeLessThan(4);
+    expect(sigmas(r.testLoss!, exact.testLoss!, se.testLossSem)).toBeLessThan(4);
+  });
+
+  it('gradient independence (A = B = 0) is resolved as a different curve: the check above can fail', () => {
+    const r = mc(model, o, 'gradient-independent');
+    const se = r.meta.samplingError as { trainLossSem: number[] };
+    expect(sigmas(r.trainLoss, exact.trainLoss, se.trainLossSem)).toBeGreaterThan(5);
+  });
+});
+
+describe('monte-carlo: L = 1 = two-layer solver', () => {
+  const model = { depth: 1, activation: 'tanh', gamma0: 1.5 };
+  it('within 4 combined SEM plus the O(dt^2) trapezoid error (dt = 0.125: < 0.2%, see below)', () => {
+    const two = solve(parseConfig({ data, model, train: { T: 5, record: 11 }, solver: { method: 'two-layer' } }), { times });
+    const r = mc(model, { samples: 2048, replicas: 8, dt: 0.125 });
+    const coarse = mc(model, { samples: 2048, replicas: 8, dt: 0.25 });
+    const se = r.meta.samplingError as { trainLossSem: number[]; testLossSem: number[] };
+    for (const [curve, sem] of [['trainLoss', 'trainLossSem'], ['testLoss', 'testLossSem']] as const) {
+      const ours = r[curve] as number[], theirs = two[curve] as number[], ref = coarse[curve] as number[];
+      const semTwo = two.trainLossSem ? (two[sem] as number[]) : ((two.meta.samplingError as Record<string, number[]>)[sem]);
+      ours.forEach((v, i) => {
+        // Richardson: the O(dt^2) error of the fine grid is about (coarse - fine) / 3
+        const disc = Math.abs(ref[i] - v) / 3;
+        expect(Math.abs(v - theirs[i])).toBeLessThanOrEqual(4 * Math.hypot(se[sem][i], semTwo[i]) + disc + 1e-12 * theirs[i]);
+      });
+    }
+  });
+});

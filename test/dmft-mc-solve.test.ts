@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/core/config.js';
+import { InputError } from '../src/core/errors.js';
+import { chooseMethod, solve } from '../src/dmft/solve.js';
+
+/** `dmft solve` with the Monte Carlo methods: choice, option checks, reproducibility, opt-in outputs. */
+const tiny = (solver: object = {}, output: object = {}, model: object = {}) =>
+  parseConfig({
+    data: { synthetic: { kind: 'single-index', P: 4, D: 3, Ptest: 2, seed: 2 } },
+    model: { depth: 2, activation: 'tanh', gamma0: 1, ...model },
+    train: { T: 2, record: 5 },
+    solver: { samples: 64, replicas: 2, responseSamples: 4, dt: 0.25, ...solver },
+    output,
+  });
+
+describe('dmft solve: monte-carlo methods', () => {
+  it('auto picks monte-carlo for deep nonlinear nets, and the approximations by name', () => {
+    expect(chooseMethod(tiny())).toBe('monte-carlo');
+    expect(chooseMethod(tiny({}, {}, { depth: 3, activation: 'relu' }))).toBe('monte-carlo');
+    expect(chooseMethod(tiny({ method: 'gradient-independent' }))).toBe('gradient-independent');
+    expect(chooseMethod(tiny({ method: 'static-ntk' }))).toBe('static-ntk');
+    expect(chooseMethod(tiny({}, {}, { activation: 'linear' }))).toBe('deep-linear');
+  });
+
+  it('refuses bad options with one line naming the field', () => {
+    const refuse = (solver: object, field: string) => {
+      const run = () => solve(tiny(solver));
+      expect(run).toThrow(InputError);
+      expect(run).toThrow(new RegExp(`^${field.replace('.', '\\.')}:`));
+    };
+    refuse({ responses: 'adjoint' }, 'solver.responses');
+    refuse({ responseSamples: 0 }, 'solver.responseSamples');
+    refuse({ replicas: 1 }, 'solver.replicas');
+    refuse({ ibpRidge: -1 }, 'solver.ibpRidge');
+    const gi = { ...tiny().solver, responseSamples: undefined };
+    delete gi.responseSamples;
+    expect(() => solve(parseConfig({ ...tiny(), solver: { ...gi, method: 'gradient-independent', responses: 'exact' } }))).toThrow(/^solver\.responses: unknown option/);
+    refuse({ samples: 2, replicas: 2 }, 'solver.samples');
+    expect(() => solve(parseConfig({ ...tiny(), train: { steps: 10, lr: 0.1, record: 5 } }))).toThrow(/^train\.steps:/);
+  });
+
+  it('is a deterministic function of the seed; another seed changes the curve within its error bars', () => {
+    const a = solve(tiny()), b = solve(tiny()), c = solve(tiny({ seed: 1 }));
+    expect(b.trainLoss).toEqual(a.trainLoss);
+    expect(b.testLoss).toEqual(a.testLoss);
+    expect(c.trainLoss[4]).not.toEqual(a.trainLoss[4]);
+    const sa = (a.meta.samplingError as { trainLossSem: number[] }).trainLossSem[4], sc = (c.meta.samplingError as { trainLossSem: number[] }).trainLossSem[4];
+    // two independent estimates: within 5 combined standard errors
+    expect(Math.abs(c.trainLoss[4] - a.trainLoss[4])).toBeLessThan(5 * Math.hypot(sa, sc));
+  });
+
+  it('reports residual history, sampling errors and the opt-in outputs (kernels per layer, alignment, predictions, histograms)', () => {
+    const r = solve(tiny({}, { kernels: true, alignment: true, predictions: true, histograms: true }));
+    expect(r.meta.method).toBe('monte-carlo');
+    expect(r.meta.residual).toBeLessThan(1e-6);
+    expect((r.meta.residualHistory as number[][]).length).toBe(2);
+    const se = r.meta.samplingError as Record<string, unknown>;
+    for (const k of ['trainLossSem', 'testLossSem', 'alignmentSem']) expect((se[k] as number[]).length).toBe(5);
+    const kern = r.kernels as { Phi: number[][][][]; G: number[][][][]; ntk: number[][][] };
+    expect(kern.Phi.length).toBe(2);
+    expect(kern.Phi[1].length).toBe(5);
+    expect(kern.Phi[1][4].length).toBe(6);
+    // the reported NTK is sum_l G^{l+1} Phi^l (THEORY.md section 2) of the reported kernels, train block = ntkFinal
+    expect(kern.ntk[4][0][1]).toBeCloseTo(r.ntkFinal[0][1], 12);
+    expect((r.alignment as number[]).length).toBe(5);
+    for (const v of r.predictions!.train[0]) expect(Math.abs(v)).toBeLessThan(1e-12);
+    const h = r.histograms as { layer: number; edges: number[]; initial: number[]; final: number[] }[];
+    expect(h.map((x) => x.layer)).toEqual([1, 2]);
+    const width = h[1].edges[1] - h[1].edges[0];
+    expect(h[1].final.reduce((s, v) => s + v * width, 0)).toBeCloseTo(1, 12);
+  });
+});
