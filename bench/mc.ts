@@ -11,14 +11,14 @@ import { scheduleOf } from '../src/theory/lazy.js';
  * about 5 fixed-point sweeps per step): fields and kernels ~ S P^2 K^2, factors ~ P^3 K^3, exact responses
  * ~ Sr P^3 K^3 (training) + Sr Pt P^2 K^3 (riders).
  */
-const base = (P: number, T = 20) => ({
+const base = (P: number, T: number, record: number) => ({
   data: { synthetic: { kind: 'single-index', P, Ptest: 20, D: 8, seed: 0 } },
   model: { depth: 2, activation: 'tanh', gamma0: 1 },
-  train: { T, record: 41 },
+  train: { T, record },
 });
 
-function run(P: number, o: McSolverOptions, method: 'monte-carlo' | 'gradient-independent' = 'monte-carlo', T = 20): Result {
-  const cfg = parseConfig(base(P, T));
+function run(P: number, o: McSolverOptions, method: 'monte-carlo' | 'gradient-independent' = 'monte-carlo', T = 20, record = 41): Result {
+  const cfg = parseConfig(base(P, T, record));
   return solveMonteCarlo(cfg, scheduleOf(cfg.train), o, method);
 }
 
@@ -33,8 +33,8 @@ export async function benchMc(): Promise<string> {
   lines.push(
     `- defaults (samples ${MC_DEFAULTS.samples}, replicas ${MC_DEFAULTS.replicas}, responseSamples ${MC_DEFAULTS.responseSamples}/replica, ${MC_DEFAULTS.steps} steps), P = 10, T = 20: ${fmt(main)}; est. rel. sampling error ${(100 * (main.meta.errorEstimate as number)).toFixed(1)}%`,
   );
-  lines.push('', 'Scaling (T = 10, 21 grid points unless stated):', '');
-  const short = (P: number, o: McSolverOptions, method?: 'monte-carlo' | 'gradient-independent') => run(P, { dt: 0.5, ...o }, method, 10);
+  lines.push('', 'Scaling (T = 10, 11 recorded times, K = 21 grid points unless stated):', '');
+  const short = (P: number, o: McSolverOptions, method?: 'monte-carlo' | 'gradient-independent') => run(P, { dt: 0.5, ...o }, method, 10, 11);
   for (const samples of [256, 512, 1024]) lines.push(`- gradient-independent, S = ${samples}: ${fmt(short(10, { samples, replicas: 4 }, 'gradient-independent'))}`);
   for (const responseSamples of [4, 8, 16]) lines.push(`- monte-carlo, S = 512, Sr = ${responseSamples}/replica: ${fmt(short(10, { samples: 512, replicas: 4, responseSamples }))}`);
   for (const dt of [1, 0.5, 0.25]) lines.push(`- monte-carlo, S = 512, Sr = 8/replica, K = ${10 / dt + 1}: ${fmt(short(10, { samples: 512, replicas: 4, responseSamples: 8, dt }))}`);

@@ -9,8 +9,10 @@ import type { Activation } from '../../theory/activations.js';
  *   u^1 = F_x xi (F_x F_x^T = K^x, constant),  u^l(t_k) = sum_{j<=k} L_kj xi_j  (l >= 2, ./factor.ts),
  *   r^L (one scalar),                          r^l(t_k) = sum_{j<=k} L_kj zeta_j (l < L),
  * from standard normals that are fixed per sample (common random numbers): sample s draws them from
- * stream(seed, 'mc', l, s) in a fixed order (training normals first), so a batch's sums are a pure function
- * of (operators, Delta, seed, sample range) whichever process runs it.
+ * stream(seed, 'mc', l, s) in a fixed order (training normals first). Everything a batch hands back is a partial
+ * sum over its samples (kernelRow, riderGram, riderSelf; ./responses.ts likewise), a pure function of
+ * (operator rows, Delta, seed, sample range): batches summed in a fixed order give the same bits whichever
+ * process runs them (the solver currently runs one batch per replica and layer).
  * Training fields are kept for all times (the memory integrals run over training points); test points
  * are riders whose fields are only needed at the current time.
  * Layouts: training arrays S x (K1 P), index s K1 P + k P + a; rider arrays S x Pt.
@@ -99,7 +101,7 @@ export class LayerSamples {
 
   /**
    * z^l(t_k) = r^l(t_k) + sum_{i<=k} sum_b Cz_{ab}(k,i) phi(h^l_b(t_i)) on training points (THEORY.md section 3,
-   * weights and gamma0 inside Cz); `L_r` = row k of r's causal factor (l < L).
+   * weights and gamma0 inside Cz); `Lr` = row k of r's causal factor (l < L).
    */
   backward(k: number, Cz: Float64Array, Lr: Float64Array | undefined): void {
     const { S, P, W, rL, xiR, tmp, tmp2 } = this;

@@ -1,0 +1,24 @@
+/**
+ * `npm run validate [-- NAME...]`: the long validations (full sizes) against the independent reference
+ * curves and the finite-width simulator. NAME is any of sim, dmft, mc (default: all). Each prints a
+ * markdown table; the README quotes them.
+ */
+import { validateDmft } from './validate-dmft.js';
+import { validateMc } from './validate-mc.js';
+import { validateSim } from './validate-sim.js';
+
+const onRow = (row: string) => console.error(row);
+const validations: Record<string, () => Promise<string>> = {
+  sim: validateSim,
+  dmft: () => validateDmft(onRow),
+  mc: () => validateMc(onRow),
+};
+const names = process.argv.slice(2);
+for (const name of names) if (!(name in validations)) {
+  console.error(`validate: unknown validation ${JSON.stringify(name)} (known: ${Object.keys(validations).join(', ')})`);
+  process.exit(2);
+}
+for (const name of names.length ? names : Object.keys(validations)) {
+  console.log(`\n## ${name}\n`);
+  console.log(await validations[name]());
+}
