@@ -48,7 +48,7 @@ export function chooseMethod(cfg: Config): SolverMethod {
 const common = { method: z.string(), seed: z.number(), samples: z.number(), dt: z.number(), tol: z.number(), quadrature: z.number() };
 const optionSchemas = {
   'static-ntk': z.strictObject({ ...common }),
-  'two-layer': z.strictObject({ ...common, replicas: z.number().int().min(2).optional() }),
+  'two-layer': z.strictObject({ ...common, replicas: z.number().int().min(2).optional(), controlVariate: z.boolean().optional() }),
   'deep-linear': z.strictObject({ ...common, maxIterations: z.number().int().positive().optional(), errorEstimate: z.boolean().optional() }),
   'monte-carlo': z.strictObject({ ...common, ...MONTE_CARLO_OPTIONS }),
   'gradient-independent': z.strictObject({ ...common, ...GRADIENT_INDEPENDENT_OPTIONS }),
@@ -77,7 +77,7 @@ export function solve(cfg: Config, opts: SolveOptions = {}): Result {
 }
 
 /** Defaults: accurate to well under the 3% agreement standard of THEORY.md section 5 (see test/dmft-*). */
-export const TWO_LAYER_DEFAULTS = { samples: 16384, replicas: 4, tol: 1e-5 };
+export const TWO_LAYER_DEFAULTS = { samples: 16384, replicas: 4, tol: 1e-4, controlVariate: false };
 export const DEEP_LINEAR_DEFAULTS = { steps: 100, tol: 1e-8, maxIterations: 50 };
 
 function problem(cfg: Config) {
@@ -86,17 +86,18 @@ function problem(cfg: Config) {
   return { Kx, P, coords: inputCoordinates(Kx, P) };
 }
 
-function twoLayer(cfg: Config, schedule: Schedule, o: { samples?: number; replicas?: number; tol?: number; dt?: number }, opts: SolveOptions): Result {
+function twoLayer(cfg: Config, schedule: Schedule, o: { samples?: number; replicas?: number; tol?: number; dt?: number; controlVariate?: boolean }, opts: SolveOptions): Result {
   const started = performance.now();
   const { data, model, solver, output } = cfg;
   const gamma0 = model.parameterization === 'ntk' ? 0 : model.gamma0;
   const replicas = o.replicas ?? TWO_LAYER_DEFAULTS.replicas;
   const particles = Math.ceil((o.samples ?? TWO_LAYER_DEFAULTS.samples) / replicas);
   const tol = o.tol ?? TWO_LAYER_DEFAULTS.tol;
+  const controlVariate = o.controlVariate ?? TWO_LAYER_DEFAULTS.controlVariate;
   const k0 = initialKernels(allInputs(cfg), 1, model.activation, solver.quadrature);
   const pb = { ...problem(cfg), y: data.y, ytest: data.ytest, act: activation(model.activation), gamma0, schedule, ntk0: k0.ntk };
   const withKernels = output.kernels || output.alignment;
-  const s = solveTwoLayer(pb, { particles, replicas, tol, maxStep: o.dt, seed: solver.seed, kernels: withKernels, histograms: output.histograms, onProgress: opts.onProgress });
+  const s = solveTwoLayer(pb, { particles, replicas, tol, maxStep: o.dt, controlVariate, seed: solver.seed, kernels: withKernels, histograms: output.histograms, onProgress: opts.onProgress });
   const relSem = (sem: number[], loss: number[]) => Math.max(...sem.map((v, i) => (loss[i] > 0 ? v / loss[i] : 0)));
   const maxRelative = Math.max(relSem(s.trainLossSem, s.trainLoss), s.testLoss ? relSem(s.testLossSem!, s.testLoss) : 0);
   const result: Result = {
@@ -107,6 +108,7 @@ function twoLayer(cfg: Config, schedule: Schedule, o: { samples?: number; replic
     meta: makeMeta('two-layer', started, {
       particles: particles * replicas,
       replicas,
+      controlVariate,
       grid: schedule.kind === 'flow' ? { integrator: 'cash-karp (adaptive)', tol, evaluations: s.evaluations } : { integrator: 'gradient descent', steps: s.evaluations },
       samplingError: { trainLossSem: s.trainLossSem, ...(s.testLossSem ? { testLossSem: s.testLossSem } : {}) },
       errorEstimate: maxRelative,

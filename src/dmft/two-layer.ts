@@ -1,4 +1,3 @@
-import ode45 from 'ode45-cash-karp';
 import { ConvergenceError } from '../core/errors.js';
 import { GaussianSampler } from '../core/gaussian.js';
 import { dense, type Dense } from '../core/linalg.js';
@@ -19,10 +18,15 @@ import { haltonNormals } from './qmc.js';
  *   f_mu - f_mu(0) = < omega phi(h_mu) + r (phi(h_mu) - phi(u_mu)) / gamma0 >,
  * exact for any gamma0 (the difference quotient becomes phi'(u) E.chi at gamma0 = 0). Test points ride
  * along: only training points enter Delta. Variance reduction, exact as the number of particles grows:
- * the sources (xi, u_perp, r) are randomized quasi-Monte Carlo (./qmc.ts), and each population's curves
- * get the control variate (exact lazy curves) - (lazy curves of its own sampled NTK at t = 0).
+ * the sources (xi, u_perp, r) are randomized quasi-Monte Carlo (./qmc.ts); optionally (`controlVariate`)
+ * each population's curves get the control variate (exact lazy curves) - (lazy curves of its own sampled
+ * NTK at t = 0). It removes the sampling error entirely as gamma0 -> 0 and most of it at early times, but
+ * the lazy curves decorrelate from the feature-learning ones as the kernel moves: on the late-time train
+ * loss, which sets the relative error, it adds variance from gamma0 ~ 0.5 on (measured: replica spread
+ * x0.5-0.8 at gamma0 = 1-2, /2 at gamma0 = 0.1), so it is off by default.
  * `replicas` independent populations, each self-consistent with its own Delta, are integrated as one ODE
- * (adaptive Cash-Karp; Euler steps of size lr for gradient descent, its exact discrete analogue); their
+ * (adaptive Dormand-Prince with dense output; Euler steps of size lr for gradient descent, its exact discrete
+ * analogue); their
  * spread is the sampling error. A population of M particles is a width-M network, so it also carries an
  * O(1/M) bias like finite networks do: few large replicas are preferred to many small ones.
  */
@@ -48,6 +52,8 @@ export interface TwoLayerOptions {
   /** largest ODE step (flow) */
   maxStep?: number;
   seed: number;
+  /** correct each replica by (exact lazy curves) - (lazy curves of its own sampled NTK at t = 0) */
+  controlVariate: boolean;
   /** measure Phi^1, G^1 and the NTK over all points at every recorded time (else the train NTK at the end) */
   kernels: boolean;
   histograms: boolean;
@@ -78,36 +84,20 @@ export function solveTwoLayer(pb: TwoLayerProblem, opt: TwoLayerOptions): TwoLay
   const state = new Float64Array(pop.size);
   const records: Snapshot[] = [];
   const initialH = opt.histograms ? pop.trainFields(state) : undefined;
-  const record = (i: number) => {
-    const snap = pop.snapshot(state, opt.kernels || i === times.length - 1);
+  const record = (i: number, y: Float64Array = state) => {
+    const snap = pop.snapshot(y, opt.kernels || i === times.length - 1);
     if (!snap.f.every((f) => f.every(Number.isFinite)))
       throw new ConvergenceError(`two-layer: the particles diverged before t = ${times[i]} (reduce train.lr or solver.tol)`, records.map((r) => r.f[0][0]));
     records.push(snap);
     opt.onProgress?.(i + 1, times.length);
   };
   if (pb.schedule.kind === 'flow') {
-    // error control on the root-mean-square error over all particles (the population averages are what
-    // matter; a max norm would let single particles crossing a kink of relu stall the steps): the reduce
-    // accumulates the mean square, so the tolerance is squared
-    const inv = 1 / state.length;
-    const integ = ode45(state, (dydt, y) => pop.derivative(y as Float64Array, dydt as Float64Array), 0, 1e-2, {
-      tol: opt.tol * opt.tol,
-      dtMaxMag: opt.maxStep,
-      verbose: false,
-      errorScaleFunction: () => 1,
-      errorReduceFunction: (_i, acc, err) => acc + err * err * inv,
-    });
-    times.forEach((t, i) => {
-      let free = integ.dt;
-      try {
-        while (integ.step(t)) free = integ.dt;
-      } catch (e) {
-        throw new ConvergenceError(`two-layer: the particle ODE failed before t = ${t} (${(e as Error).message})`, records.map((r) => r.f[0][0]));
-      }
-      // the last step was clipped to land on t: resume with the step size the error control chose before
-      integ.dt = Math.max(free, integ.dt);
-      record(i);
-    });
+    try {
+      dormandPrince(state, (y, dydt) => pop.derivative(y, dydt), times, opt.tol, opt.maxStep ?? Infinity, record);
+    } catch (e) {
+      if (e instanceof ConvergenceError) throw e;
+      throw new ConvergenceError(`two-layer: the particle ODE failed (${(e as Error).message})`, records.map((r) => r.f[0][0]));
+    }
   } else {
     const { lr, steps: at } = pb.schedule;
     const v = new Float64Array(pop.size);
@@ -120,11 +110,77 @@ export function solveTwoLayer(pb: TwoLayerProblem, opt: TwoLayerOptions): TwoLay
       record(i);
     });
   }
-  controlVariate(records, pop, pb);
+  if (opt.controlVariate) controlVariate(records, pop, pb);
   const sol = summarize(times, records, pb);
   sol.evaluations = pop.evaluations;
   if (initialH) sol.histograms = histograms(initialH, pop.trainFields(state));
   return sol;
+}
+
+/**
+ * Adaptive Dormand-Prince 5(4) from t = 0 over `times` (ascending, >= 0), with its 4th-order continuous
+ * extension (Hairer, Norsett & Wanner, Solving ODEs I, II.6): steps are chosen by the error control alone,
+ * not clipped to the recorded times, and the state at a recorded time is interpolated (record(i, y)).
+ * Error control on the root-mean-square (over all components) absolute local error: the population averages
+ * are what matter, and a max norm would let single particles crossing a kink of relu stall the steps.
+ * y is advanced in place to the last time.
+ */
+function dormandPrince(y: Float64Array, f: (y: Float64Array, dydt: Float64Array) => void, times: number[], tol: number, maxStep: number, record: (i: number, y: Float64Array) => void): void {
+  const n = y.length;
+  const k = Array.from({ length: 7 }, () => new Float64Array(n));
+  const [k1, k2, k3, k4, k5, k6, k7] = k;
+  const z = new Float64Array(n), y1 = new Float64Array(n), out = new Float64Array(n);
+  const end = times[times.length - 1];
+  let t = 0, h = Math.min(1e-2, maxStep), next = 0;
+  while (next < times.length && times[next] <= t) record(next++, y);
+  if (next === times.length) return;
+  f(y, k1);
+  const stage = (dst: Float64Array, c: number[]) => {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let m = 0; m < c.length; m++) s += c[m] * k[m][j];
+      z[j] = y[j] + h * s;
+    }
+    f(z, dst);
+  };
+  while (next < times.length) {
+    h = Math.min(h, maxStep, end - t);
+    stage(k2, [1 / 5]);
+    stage(k3, [3 / 40, 9 / 40]);
+    stage(k4, [44 / 45, -56 / 15, 32 / 9]);
+    stage(k5, [19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729]);
+    stage(k6, [9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656]);
+    const b = [35 / 384, 0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84];
+    for (let j = 0; j < n; j++) y1[j] = y[j] + h * (b[0] * k1[j] + b[2] * k3[j] + b[3] * k4[j] + b[4] * k5[j] + b[5] * k6[j]);
+    f(y1, k7);
+    let sq = 0;
+    for (let j = 0; j < n; j++) {
+      const e = h * ((71 / 57600) * k1[j] - (71 / 16695) * k3[j] + (71 / 1920) * k4[j] - (17253 / 339200) * k5[j] + (22 / 525) * k6[j] - (1 / 40) * k7[j]);
+      sq += e * e;
+    }
+    const err = Math.sqrt(sq / n) / tol;
+    if (!(err <= 1)) {
+      if (!Number.isFinite(err) || h < 1e-12 * Math.max(1, end)) throw new ConvergenceError(`two-layer: the particle ODE failed at t = ${t} (step size underflow)`, []);
+      h *= Math.max(0.2, 0.9 * err ** -0.2);
+      continue;
+    }
+    const t1 = t + h;
+    while (next < times.length && times[next] < t1) {
+      // y(t + theta h) = y + theta (dy + (1 - theta) (hk1 - dy + theta (dy - hk7 - (hk1 - dy) + (1 - theta) d)))
+      const th = (times[next] - t) / h, th1 = 1 - th;
+      for (let j = 0; j < n; j++) {
+        const dy = y1[j] - y[j], r3 = h * k1[j] - dy, r4 = dy - h * k7[j] - r3;
+        const d = h * ((-12715105075 / 11282082432) * k1[j] + (87487479700 / 32700410799) * k3[j] + (-10690763975 / 1880347072) * k4[j] + (701980252875 / 199316789632) * k5[j] + (-1453857185 / 822651844) * k6[j] + (69997945 / 29380423) * k7[j]);
+        out[j] = y[j] + th * (dy + th1 * (r3 + th * (r4 + th1 * d)));
+      }
+      record(next++, out);
+    }
+    y.set(y1);
+    k1.set(k7);
+    t = t1;
+    while (next < times.length && times[next] <= t) record(next++, y);
+    h *= Math.min(5, 0.9 * Math.max(err, 1e-10) ** -0.2);
+  }
 }
 
 interface Snapshot {
@@ -150,8 +206,8 @@ class Population {
   private readonly p: Float64Array;
   private readonly q: Float64Array;
   private readonly delta: Float64Array;
-  private readonly chi: Float64Array;
-  private readonly grad: Float64Array;
+  /** phi(x), storing phi'(x) in slope[at] */
+  private readonly both: (x: number, slope: Float64Array, at: number) => number;
 
   constructor(
     private readonly pb: TwoLayerProblem,
@@ -188,8 +244,7 @@ class Population {
     this.p = new Float64Array(this.M * pb.P);
     this.q = new Float64Array(this.M * pb.P);
     this.delta = new Float64Array(pb.P);
-    this.chi = new Float64Array(R);
-    this.grad = new Float64Array(R);
+    this.both = phiAndSlope(pb.act);
   }
 
   /** h_mu = u_mu + gamma0 E_mu . chi of particle `id` at point mu */
@@ -201,51 +256,38 @@ class Population {
     return this.u[id * this.n + mu] + this.pb.gamma0 * s;
   }
 
-  /** The particle's contribution omega phi(h) + r (phi(h) - phi(u)) / gamma0 to f_mu - f_mu(0). */
-  private output(y: Float64Array, id: number, mu: number, ph: number, h: number): number {
-    const { gamma0, act } = this.pb;
-    const omega = y[id * (this.R + 1) + this.R];
-    const k = id * this.n + mu;
-    const dq = gamma0 === 0 ? act.dphi(this.u[k]) * (h - this.u[k]) : (ph - this.pu[k]) / gamma0;
-    return omega * ph + this.r[id] * dq;
-  }
-
   derivative(y: Float64Array, dydt: Float64Array): void {
     this.evaluations++;
-    const { R, M, n, p, q, delta, r, u, pu, chi, grad } = this;
+    const { R, M, n, p, q, delta, r, u, pu, both } = this;
     const { P, act, gamma0 } = this.pb;
-    const { dphi } = act;
-    const both = phiAndSlope(act);
     const E = this.pb.coords.E.data, target = this.pb.y;
-    const S = R + 1;
+    const S = R + 1, lazy = gamma0 === 0, inv = lazy ? 0 : 1 / gamma0;
     for (let rep = 0; rep < this.reps; rep++) {
       // f - f(0) on training points, hence Delta, for this replica
       delta.fill(0);
       for (let i = 0; i < M; i++) {
-        const id = rep * M + i, o = id * S, ou = id * n;
-        for (let c = 0; c < R; c++) chi[c] = y[o + c];
+        const id = rep * M + i, o = id * S, ou = id * n, op = i * P;
         const omega = y[o + R], ri = r[id];
         for (let a = 0, e = 0; a < P; a++) {
           let s = 0;
-          for (let c = 0; c < R; c++, e++) s += E[e] * chi[c];
+          for (let c = 0; c < R; c++, e++) s += E[e] * y[o + c];
           const h = u[ou + a] + gamma0 * s;
-          const ph = both(h, q, i * P + a);
-          p[i * P + a] = ph;
-          delta[a] += omega * ph + ri * (gamma0 === 0 ? dphi(u[ou + a]) * s : (ph - pu[ou + a]) / gamma0);
+          const ph = both(h, q, op + a);
+          p[op + a] = ph;
+          delta[a] += omega * ph + ri * (lazy ? act.dphi(u[ou + a]) * s : (ph - pu[ou + a]) * inv);
         }
       }
       for (let a = 0; a < P; a++) delta[a] = target[a] - delta[a] / M;
       for (let i = 0; i < M; i++) {
-        const id = rep * M + i, o = id * S;
-        const w = r[id] + gamma0 * y[o + R];
-        grad.fill(0);
+        const id = rep * M + i, o = id * S, op = i * P;
+        const w = (r[id] + gamma0 * y[o + R]) / P;
+        for (let c = 0; c < R; c++) dydt[o + c] = 0;
         let dOmega = 0;
         for (let a = 0, e = 0; a < P; a++) {
-          const s = (delta[a] * q[i * P + a] * w) / P;
-          for (let c = 0; c < R; c++, e++) grad[c] += s * E[e];
-          dOmega += delta[a] * p[i * P + a];
+          const s = delta[a] * q[op + a] * w;
+          for (let c = 0; c < R; c++, e++) dydt[o + c] += s * E[e];
+          dOmega += delta[a] * p[op + a];
         }
-        for (let c = 0; c < R; c++) dydt[o + c] = grad[c];
         dydt[o + R] = dOmega / P;
       }
     }
@@ -257,18 +299,29 @@ class Population {
     const f = Array.from({ length: this.reps }, () => new Float64Array(n));
     const Phi = dense(n, n), G = dense(n, n);
     const ph = new Float64Array(n), dh = new Float64Array(n);
-    for (let rep = 0; rep < this.reps; rep++)
+    const { r, u, pu, both } = this;
+    const E = this.pb.coords.E.data, S = R + 1, lazy = gamma0 === 0, inv = lazy ? 0 : 1 / gamma0;
+    for (let rep = 0; rep < this.reps; rep++) {
+      const fr = f[rep];
       for (let i = 0; i < M; i++) {
-        const id = rep * M + i;
-        const w = this.r[id] + gamma0 * y[id * (R + 1) + R];
-        for (let mu = 0; mu < n; mu++) {
-          const h = this.field(y, id, mu);
-          ph[mu] = act.phi(h);
-          if (withKernels) dh[mu] = act.dphi(h) * w;
-          f[rep][mu] += this.output(y, id, mu, ph[mu], h) / M;
+        const id = rep * M + i, o = id * S, ou = id * n;
+        const omega = y[o + R], ri = r[id], w = ri + gamma0 * omega;
+        // the particle's contribution omega phi(h) + r (phi(h) - phi(u)) / gamma0 to f_mu - f_mu(0)
+        for (let mu = 0, e = 0; mu < n; mu++) {
+          let s = 0;
+          for (let c = 0; c < R; c++, e++) s += E[e] * y[o + c];
+          const h = u[ou + mu] + gamma0 * s;
+          const p = both(h, dh, mu);
+          ph[mu] = p;
+          fr[mu] += omega * p + ri * (lazy ? act.dphi(u[ou + mu]) * s : (p - pu[ou + mu]) * inv);
         }
-        if (withKernels) accumulateGram(Phi.data, G.data, ph, dh, n);
+        if (withKernels) {
+          for (let mu = 0; mu < n; mu++) dh[mu] *= w;
+          accumulateGram(Phi.data, G.data, ph, dh, n);
+        }
       }
+      for (let mu = 0; mu < n; mu++) fr[mu] /= M;
+    }
     if (!withKernels) return { f };
     const total = M * this.reps;
     const ntk = dense(n, n);
