@@ -14,10 +14,12 @@ describe('two-layer DMFT against wide networks (test/fixtures/two_layer_tanh_g1.
   const fixture = JSON.parse(readFileSync(new URL('./fixtures/two_layer_tanh_g1.5.json', import.meta.url), 'utf8'));
   const ref = fixture.reference;
 
-  it('train and test loss within 3% at every recorded time', () => {
-    const cfg = parseConfig({ ...fixture.config, solver: { method: 'auto', samples: 32768 } });
+  // the default (no control variate) and the control variate: both within 3%
+  it.each([false, true])('train and test loss within 3 percent at every recorded time (controlVariate: %s)', (controlVariate) => {
+    const cfg = parseConfig({ ...fixture.config, solver: { method: 'auto', samples: 32768, controlVariate } });
     const r = solve(cfg, { times: ref.t });
     expect(r.meta.method).toBe('two-layer');
+    expect(r.meta.controlVariate).toBe(controlVariate);
     expect(r.t).toEqual(ref.t);
     expect(r.meta.errorEstimate as number).toBeLessThan(0.006);
     ref.t.forEach((_: number, i: number) => {

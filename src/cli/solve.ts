@@ -1,21 +1,22 @@
 import type { Command } from 'commander';
-import { solve } from '../dmft/solve.js';
-import { action, readConfig, writeJson } from './io.js';
+import { solveWorkers } from '../../workers/solve.js';
+import { action, intOption, readConfig, writeJson } from './io.js';
 
 /** `dmft solve CONFIG [--out FILE]`: the infinite-width (DMFT) learning curves of shared/INTERFACE.md. */
 export function registerSolve(program: Command): void {
   program
     .command('solve')
-    .description('infinite-width DMFT learning curves of CONFIG (solver.method: auto, two-layer, deep-linear, static-ntk)')
+    .description('infinite-width DMFT learning curves of CONFIG (solver.method: auto, two-layer, deep-linear, monte-carlo, gradient-independent, static-ntk)')
     .argument('<config>', 'config JSON file (shared/INTERFACE.md), or - for standard input')
     .option('--out <file>', 'write the result JSON here instead of standard output')
+    .option('--workers <W>', 'worker threads for the Monte Carlo replicas (default: all cores; 1 runs in this process); the result does not depend on it', intOption('--workers'))
     .action(
-      action((config: string, opts: { out?: string }) => {
+      action(async (config: string, opts: { out?: string; workers?: number }) => {
         const cfg = readConfig(config);
         // progress on a terminal only: recorded times done
         const tty = process.stderr.isTTY;
         const onProgress = tty ? (done: number, total: number) => process.stderr.write(`\rsolve: ${done}/${total} recorded times`) : undefined;
-        const result = solve(cfg, { onProgress });
+        const result = await solveWorkers(cfg, { onProgress }, opts.workers);
         if (tty) process.stderr.write('\n');
         writeJson(result, opts.out);
       }),

@@ -8,7 +8,7 @@ import { activation } from '../theory/activations.js';
 import { initialKernels, inputKernel } from '../theory/kernels.js';
 import { allInputs, type Schedule } from '../theory/lazy.js';
 import { timeGrid } from './grid.js';
-import { marchReplica, type McRun } from './mc/march.js';
+import { marchReplica, type McProblem, type McRun } from './mc/march.js';
 import { alignment, lossCurve, trainBlock } from './observables.js';
 
 /**
@@ -56,6 +56,54 @@ export const MONTE_CARLO_OPTIONS = {
  */
 export const MC_DEFAULTS = { samples: 2048, replicas: 8, responseSamples: 16, steps: 36, tol: 1e-6, maxIterations: 40, ibpRidge: 1 };
 
+/**
+ * Everything the replicas share, from the config: the problem of ./mc/march.ts and each replica's options.
+ * A pure function of its arguments, so a worker rebuilds the same plan from the same (cloneable) inputs.
+ */
+export interface McPlan {
+  method: 'monte-carlo' | 'gradient-independent';
+  pb: McProblem;
+  times: readonly number[];
+  replicas: number;
+  /** samples per replica */
+  M: number;
+  responses: 'exact' | 'ibp' | 'none';
+  responseSamples: number;
+  maxStep: number;
+  options: McSolverOptions;
+}
+
+export function planMonteCarlo(cfg: Config, schedule: Schedule, o: McSolverOptions, method: 'monte-carlo' | 'gradient-independent'): McPlan {
+  if (schedule.kind === 'gd')
+    throw new InputError('train.steps', `the ${method} solver integrates gradient flow (train.T); gradient descent (train.steps, train.lr) is not supported by it`);
+  const { data, model, solver } = cfg;
+  const times = schedule.t;
+  const replicas = o.replicas ?? MC_DEFAULTS.replicas;
+  const samples = o.samples ?? MC_DEFAULTS.samples;
+  const M = Math.ceil(samples / replicas);
+  if (M < 2) throw new InputError('solver.samples', `needs at least 2 samples per replica (replicas = ${replicas}), got ${samples}`);
+  const responses = method === 'gradient-independent' ? 'none' : (o.responses ?? 'exact');
+  const responseSamples = Math.min(M, o.responseSamples ?? MC_DEFAULTS.responseSamples);
+  const maxStep = o.dt ?? times[times.length - 1] / MC_DEFAULTS.steps;
+  const grid = timeGrid(times, maxStep);
+  const X = allInputs(cfg);
+  const Kx = inputKernel(X);
+  const gamma0 = model.parameterization === 'ntk' ? 0 : model.gamma0;
+  const ntkExact0 = o.controlVariate === false ? undefined : initialKernels(X, model.depth, model.activation, solver.quadrature).ntk;
+  const pb = { Kx, Fx: new GaussianSampler(Kx).factor, P: data.X.length, y: data.y, L: model.depth, act: activation(model.activation), gamma0, t: grid.t, record: grid.index, ntkExact0 };
+  return { method, pb, times, replicas, M, responses, responseSamples, maxStep, options: o };
+}
+
+/** Replica r: samples r M .. (r + 1) M - 1 of the fixed per-sample streams of solver.seed. */
+export function runReplica(plan: McPlan, seed: number, r: number, onStep?: (k: number) => void): McRun {
+  const { pb, M, responseSamples, responses, options: o } = plan;
+  return marchReplica(
+    pb,
+    { samples: M, responseSamples, responses, ibpRidge: o.ibpRidge ?? MC_DEFAULTS.ibpRidge, seed, first: r * M, tol: o.tol ?? MC_DEFAULTS.tol, maxIterations: o.maxIterations ?? MC_DEFAULTS.maxIterations },
+    onStep,
+  );
+}
+
 export function solveMonteCarlo(
   cfg: Config,
   schedule: Schedule,
@@ -64,34 +112,18 @@ export function solveMonteCarlo(
   onProgress?: (done: number, total: number) => void,
 ): Result {
   const started = performance.now();
-  if (schedule.kind === 'gd')
-    throw new InputError('train.steps', `the ${method} solver integrates gradient flow (train.T); gradient descent (train.steps, train.lr) is not supported by it`);
-  const { data, model, solver, output } = cfg;
-  const times = schedule.t;
-  const replicas = o.replicas ?? MC_DEFAULTS.replicas;
-  const samples = o.samples ?? MC_DEFAULTS.samples;
-  const M = Math.ceil(samples / replicas);
-  if (M < 2) throw new InputError('solver.samples', `needs at least 2 samples per replica (replicas = ${replicas}), got ${samples}`);
-  const responses = method === 'gradient-independent' ? 'none' : (o.responses ?? 'exact');
-  const responseSamples = Math.min(M, o.responseSamples ?? MC_DEFAULTS.responseSamples);
-  const grid = timeGrid(times, o.dt ?? times[times.length - 1] / MC_DEFAULTS.steps);
-  const X = allInputs(cfg);
-  const Kx = inputKernel(X);
-  const P = data.X.length;
-  const gamma0 = model.parameterization === 'ntk' ? 0 : model.gamma0;
-  const ntkExact0 = o.controlVariate === false ? undefined : initialKernels(X, model.depth, model.activation, solver.quadrature).ntk;
-  const pb = { Kx, Fx: new GaussianSampler(Kx).factor, P, y: data.y, L: model.depth, act: activation(model.activation), gamma0, t: grid.t, record: grid.index, ntkExact0 };
+  const plan = planMonteCarlo(cfg, schedule, o, method);
+  const steps = plan.pb.t.length, total = plan.replicas * steps;
   const runs: McRun[] = [];
-  const total = replicas * grid.t.length;
-  for (let r = 0; r < replicas; r++)
-    runs.push(
-      marchReplica(
-        pb,
-        { samples: M, responseSamples, responses, ibpRidge: o.ibpRidge ?? MC_DEFAULTS.ibpRidge, seed: solver.seed, first: r * M, tol: o.tol ?? MC_DEFAULTS.tol, maxIterations: o.maxIterations ?? MC_DEFAULTS.maxIterations },
-        (k) => onProgress?.(r * grid.t.length + k + 1, total),
-      ),
-    );
+  for (let r = 0; r < plan.replicas; r++) runs.push(runReplica(plan, cfg.solver.seed, r, (k) => onProgress?.(r * steps + k + 1, total)));
+  return combineReplicas(cfg, plan, runs, started);
+}
 
+/** The INTERFACE result from the replicas' runs (in replica order); `started` from performance.now(). */
+export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[], started: number): Result {
+  const { data, model, solver, output } = cfg;
+  const { method, times, replicas, M, responses, responseSamples, maxStep, options: o } = plan;
+  const P = plan.pb.P;
   // per replica and recorded time: predictions (train: y - Delta, test: f_test)
   const preds = runs.map((run) => run.records.map((rec) => ({ train: rec.delta.map((d, a) => data.y[a] - d), test: rec.ftest })));
   const meanOf = (pick: (run: number, i: number) => number[]) => times.map((_, i) => average(runs.map((_, r) => pick(r, i))));
@@ -115,7 +147,7 @@ export function solveMonteCarlo(
       samples: M * replicas,
       replicas,
       ...(responses === 'exact' ? { responseSamples: responseSamples * replicas } : {}),
-      grid: { points: grid.t.length, maxStep: o.dt ?? times[times.length - 1] / MC_DEFAULTS.steps },
+      grid: { points: plan.pb.t.length, maxStep },
       iterations: Math.max(...runs.map((x) => x.iterations)),
       maxStepIterations: Math.max(...runs.map((x) => x.maxStepIterations)),
       residual: Math.max(...runs.map((x) => x.residual)),
@@ -165,7 +197,7 @@ function semOf(rows: number[][]): number[] {
   return m.map((mj, j) => Math.sqrt(rows.reduce((s, r) => s + (r[j] - mj) ** 2, 0) / (R - 1) / R));
 }
 
-function sumTimes(runs: McRun[]): Record<string, number> {
+function sumTimes(runs: readonly McRun[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const run of runs) for (const [k, v] of Object.entries(run.seconds)) out[k] = (out[k] ?? 0) + v;
   return out;

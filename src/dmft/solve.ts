@@ -62,7 +62,8 @@ function methodOptions(cfg: Config, method: SolverMethod) {
   return parseWith(schema.partial(), cfg.solver, ['solver']);
 }
 
-export function solve(cfg: Config, opts: SolveOptions = {}): Result {
+/** The method `solve` runs, its validated solver options and the times it reports (or an InputError). */
+export function prepareSolve(cfg: Config, opts: SolveOptions = {}) {
   const method = chooseMethod(cfg);
   const options = methodOptions(cfg, method);
   if (opts.times) {
@@ -70,6 +71,11 @@ export function solve(cfg: Config, opts: SolveOptions = {}): Result {
     checkTimes(opts.times);
   }
   const schedule: Schedule = opts.times ? { kind: 'flow', t: opts.times } : scheduleOf(cfg.train);
+  return { method, options, schedule };
+}
+
+export function solve(cfg: Config, opts: SolveOptions = {}): Result {
+  const { method, options, schedule } = prepareSolve(cfg, opts);
   if (method === 'static-ntk') return solveLazy(cfg, schedule);
   if (method === 'two-layer') return twoLayer(cfg, schedule, options as z.infer<(typeof optionSchemas)['two-layer']>, opts);
   if (method === 'monte-carlo' || method === 'gradient-independent') return solveMonteCarlo(cfg, schedule, options, method, opts.onProgress);

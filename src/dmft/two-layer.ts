@@ -25,9 +25,8 @@ import { haltonNormals } from './qmc.js';
  * loss, which sets the relative error, it adds variance from gamma0 ~ 0.5 on (measured: replica spread
  * x0.5-0.8 at gamma0 = 1-2, /2 at gamma0 = 0.1), so it is off by default.
  * `replicas` independent populations, each self-consistent with its own Delta, are integrated as one ODE
- * (adaptive Dormand-Prince with dense output; Euler steps of size lr for gradient descent, its exact discrete
- * analogue); their
- * spread is the sampling error. A population of M particles is a width-M network, so it also carries an
+ * (adaptive Dormand-Prince with dense output; Euler steps of size lr for gradient descent, its exact
+ * discrete analogue); their spread is the sampling error. A population of M particles is a width-M network, so it also carries an
  * O(1/M) bias like finite networks do: few large replicas are preferred to many small ones.
  */
 export interface TwoLayerProblem {
