@@ -3,6 +3,7 @@ export * from './core/config.js';
 export * from './core/errors.js';
 export * from './core/rng.js';
 export * from './core/gaussian.js';
+export * from './core/ode.js';
 export * from './core/linalg.js';
 export * from './core/result.js';
 export * from './core/synthetic.js';

@@ -9,7 +9,7 @@ import { initialKernels, inputKernel } from '../theory/kernels.js';
 import { allInputs, type Schedule } from '../theory/lazy.js';
 import { timeGrid } from './grid.js';
 import { marchReplica, type McProblem, type McRun } from './mc/march.js';
-import { alignment, lossCurve, trainBlock } from './observables.js';
+import { alignment, lossCurve, preactivationHistogram, trainBlock } from './observables.js';
 
 /**
  * `dmft solve` for deep nonlinear networks (THEORY.md sections 3-4): the Monte Carlo single-site solver of
@@ -176,7 +176,7 @@ export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[
   if (output.alignment) result.alignment = ntk.map((K) => alignment(K, data.y));
   if (output.histograms)
     result.histograms = runs[0].h0.map((_, l) =>
-      ({ layer: l + 1, ...layerHistogram(concat(runs.map((x) => x.h0[l])), concat(runs.map((x) => x.h1[l]))) }),
+      ({ layer: l + 1, ...preactivationHistogram(concat(runs.map((x) => x.h0[l])), concat(runs.map((x) => x.h1[l]))) }),
     );
   return result;
 }
@@ -210,18 +210,3 @@ function concat(parts: Float64Array[]): Float64Array {
   return out;
 }
 
-const BINS = 40;
-
-/** Densities of one layer's training preactivations at the first and last time, on common bins. */
-function layerHistogram(h0: Float64Array, h1: Float64Array) {
-  let lo = Infinity, hi = -Infinity;
-  for (const v of h0) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
-  for (const v of h1) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
-  const width = (hi - lo) / BINS || 1;
-  const density = (h: Float64Array) => {
-    const c = new Array<number>(BINS).fill(0);
-    for (const v of h) c[Math.min(BINS - 1, Math.floor((v - lo) / width))]++;
-    return c.map((x) => x / (h.length * width));
-  };
-  return { edges: Array.from({ length: BINS + 1 }, (_, i) => lo + i * width), initial: density(h0), final: density(h1) };
-}

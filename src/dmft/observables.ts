@@ -32,3 +32,18 @@ export function lossCurve(predictions: readonly (readonly number[])[], targets: 
 export function maxRelativeDifference(a: readonly number[], b: readonly number[]): number {
   return Math.max(...a.map((v, i) => Math.abs(v - b[i]) / Math.abs(b[i])));
 }
+
+const BINS = 40;
+
+/** Densities of preactivation samples at the first (h0) and last (h1) time, on 40 common bins. */
+export function preactivationHistogram(h0: Float64Array, h1: Float64Array) {
+  let lo = Infinity, hi = -Infinity;
+  for (const h of [h0, h1]) for (const v of h) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+  const width = (hi - lo) / BINS || 1;
+  const density = (h: Float64Array) => {
+    const c = new Array<number>(BINS).fill(0);
+    for (const v of h) c[Math.min(BINS - 1, Math.floor((v - lo) / width))]++;
+    return c.map((x) => x / (h.length * width));
+  };
+  return { edges: Array.from({ length: BINS + 1 }, (_, i) => lo + i * width), initial: density(h0), final: density(h1) };
+}
