@@ -30,7 +30,8 @@ const ENV = 'DMFT_SIM_KERNELS';
  * simd where supported. Asking for simd where it is not supported is an error.
  */
 export function kernelPath(requested?: KernelPath): KernelPath {
-  const want = requested ?? process.env[ENV];
+  // process exists only in Node: in a browser the environment variable is simply absent
+  const want = requested ?? (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env[ENV];
   if (want === undefined || want === '') return simdSupported ? 'simd' : 'scalar';
   if (want !== 'simd' && want !== 'scalar') throw new InputError(ENV, `expected simd or scalar, got ${JSON.stringify(want)}`);
   if (want === 'simd' && !simdSupported) throw new InputError(ENV, 'this runtime has no WebAssembly SIMD; use scalar');
