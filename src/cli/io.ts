@@ -1,4 +1,5 @@
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
+import cliProgress from 'cli-progress';
 import { parseConfigText, type Config } from '../core/config.js';
 import { ConvergenceError, InputError } from '../core/errors.js';
 
@@ -77,5 +78,22 @@ export function action<A extends unknown[]>(fn: (...args: A) => unknown | Promis
     } catch (e) {
       reportAndExit(e);
     }
+  };
+}
+
+/** A progress bar on stderr, shown only when stderr is a terminal and the run has lasted over a second. */
+export function progressBar(label: string, unit: string): { update: (done: number, total: number) => void; stop: () => void } {
+  if (!process.stderr.isTTY) return { update: () => {}, stop: () => {} };
+  const started = performance.now();
+  let bar: cliProgress.SingleBar | undefined;
+  return {
+    update(done, total) {
+      if (!bar && performance.now() - started < 1000) return;
+      if (!bar) {
+        bar = new cliProgress.SingleBar({ stream: process.stderr, format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | eta {eta}s` });
+        bar.start(total, done);
+      } else bar.update(done);
+    },
+    stop: () => bar?.stop(),
   };
 }

@@ -1,8 +1,7 @@
 import { Command, Option } from 'commander';
-import cliProgress from 'cli-progress';
 import { InputError } from '../core/errors.js';
 import { DEFAULT_DT, DEFAULT_TOL, type Integrator } from '../sim/train.js';
-import { action, intOption, positiveOption, readConfig, writeJson } from './io.js';
+import { action, intOption, positiveOption, progressBar, readConfig, writeJson } from './io.js';
 import { simulateWorkers } from '../../workers/ensemble.js';
 
 interface SimulateOptions {
@@ -18,23 +17,6 @@ interface SimulateOptions {
 function integratorOption(v: string): Integrator {
   if (v !== 'ck' && v !== 'rk4') throw new InputError('--integrator', `expected ck or rk4, got ${JSON.stringify(v)}`);
   return v;
-}
-
-/** A progress bar on stderr, shown only when stderr is a terminal and the run has lasted over a second. */
-function progress(): { update: (done: number, total: number) => void; stop: () => void } {
-  if (!process.stderr.isTTY) return { update: () => {}, stop: () => {} };
-  const started = performance.now();
-  let bar: cliProgress.SingleBar | undefined;
-  return {
-    update(done, total) {
-      if (!bar && performance.now() - started < 1000) return;
-      if (!bar) {
-        bar = new cliProgress.SingleBar({ stream: process.stderr, format: 'simulate [{bar}] {percentage}% | {value}/{total} recorded times | eta {eta}s' });
-        bar.start(total, done);
-      } else bar.update(done);
-    },
-    stop: () => bar?.stop(),
-  };
 }
 
 /** `dmft simulate CONFIG --width N --seeds S`: finite-width networks of shared/INTERFACE.md. */
@@ -55,7 +37,7 @@ export function registerSimulate(program: Command): void {
         const cfg = readConfig(config);
         // --dt alone implies rk4
         const integrator = o.integrator ?? (o.dt !== undefined ? 'rk4' : undefined);
-        const bar = progress();
+        const bar = progressBar('simulate', 'recorded times');
         try {
           const result = await simulateWorkers(cfg, { width: o.width, seeds: o.seeds, integrator, dt: o.dt, tol: o.tol, onProgress: bar.update }, o.workers);
           bar.stop();

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { solveWorkers } from '../../workers/solve.js';
-import { action, intOption, readConfig, writeJson } from './io.js';
+import { action, intOption, progressBar, readConfig, writeJson } from './io.js';
 
 /** `dmft solve CONFIG [--out FILE]`: the infinite-width (DMFT) learning curves of shared/INTERFACE.md. */
 export function registerSolve(program: Command): void {
@@ -13,11 +13,8 @@ export function registerSolve(program: Command): void {
     .action(
       action(async (config: string, opts: { out?: string; workers?: number }) => {
         const cfg = readConfig(config);
-        // progress on a terminal only: recorded times done
-        const tty = process.stderr.isTTY;
-        const onProgress = tty ? (done: number, total: number) => process.stderr.write(`\rsolve: ${done}/${total} recorded times`) : undefined;
-        const result = await solveWorkers(cfg, { onProgress }, opts.workers);
-        if (tty) process.stderr.write('\n');
+        const bar = progressBar('solve', 'steps');
+        const result = await solveWorkers(cfg, { onProgress: bar.update }, opts.workers).finally(bar.stop);
         writeJson(result, opts.out);
       }),
     );
