@@ -17,21 +17,9 @@ export async function simulateParallel(cfg: Config, opts: EnsembleOptions, pool:
   const { seeds, width, integrator, dt, tol, times } = opts;
   if (!Number.isInteger(seeds) || seeds < 1) throw new InputError('seeds', `expected an integer >= 1, got ${seeds}`);
   const perSeed = times?.length ?? cfg.train.record;
-  let done = 0;
-  // the first failure stops the other seeds
-  const failed = new AbortController();
-  const stop = signal ? AbortSignal.any([signal, failed.signal]) : failed.signal;
-  const runs = await Promise.all(
-    Array.from({ length: seeds }, (_, seed) =>
-      pool.run(`seed ${seed}`, (w) => w.simulateNetwork(cfg, { width, seed, integrator, dt, tol, times }), { signal: stop }).then((run) => {
-        done += perSeed;
-        opts.onProgress?.(done, seeds * perSeed);
-        return run;
-      }),
-    ),
-  ).catch((e: unknown) => {
-    failed.abort();
-    throw e;
+  const runs = await pool.runAll(seeds, (seed) => `seed ${seed}`, (w, seed) => w.simulateNetwork(cfg, { width, seed, integrator, dt, tol, times }), {
+    signal,
+    onDone: (finished) => opts.onProgress?.(finished * perSeed, seeds * perSeed),
   });
   return ensembleResult(cfg, opts, runs, started);
 }

@@ -86,6 +86,34 @@ export class Pool<API> {
     });
   }
 
+  /**
+   * Run `count` tasks, task i named name(i); their results in task order, whatever order they finish in.
+   * `onDone(finished)` counts finished tasks; the first task to fail (or `signal`) stops the others.
+   */
+  async runAll<R>(
+    count: number,
+    name: (i: number) => string,
+    call: (worker: Remote<API>, i: number) => Promise<R>,
+    { signal, onDone }: TaskOptions & { onDone?: (finished: number) => void } = {},
+  ): Promise<R[]> {
+    const failed = new AbortController();
+    const stop = signal ? AbortSignal.any([signal, failed.signal]) : failed.signal;
+    let finished = 0;
+    try {
+      return await Promise.all(
+        Array.from({ length: count }, (_, i) =>
+          this.run(name(i), (w) => call(w, i), { signal: stop }).then((r) => {
+            onDone?.(++finished);
+            return r;
+          }),
+        ),
+      );
+    } catch (e) {
+      failed.abort();
+      throw e;
+    }
+  }
+
   /** Terminate all workers; running and queued tasks fail. */
   async close(): Promise<void> {
     this.closed = true;

@@ -18,21 +18,10 @@ export async function solveWorkers(cfg: Config, opts: SolveOptions = {}, workers
   const plan = planMonteCarlo(cfg, schedule, mcOptions, method);
   const perReplica = plan.pb.t.length, total = plan.replicas * perReplica;
   const pool = await mcPool({ size: workers });
-  const failed = new AbortController();
-  const stop = signal ? AbortSignal.any([signal, failed.signal]) : failed.signal;
-  let done = 0;
   try {
-    const runs = await Promise.all(
-      Array.from({ length: plan.replicas }, (_, r) =>
-        pool.run(`replica ${r}`, (w) => w.replica(cfg, schedule, mcOptions, method, r), { signal: stop }).then((run) => {
-          done += perReplica;
-          opts.onProgress?.(done, total);
-          return run;
-        }),
-      ),
-    ).catch((e: unknown) => {
-      failed.abort();
-      throw e;
+    const runs = await pool.runAll(plan.replicas, (r) => `replica ${r}`, (w, r) => w.replica(cfg, schedule, mcOptions, method, r), {
+      signal,
+      onDone: (finished) => opts.onProgress?.(finished * perReplica, total),
     });
     return combineReplicas(cfg, plan, runs, started);
   } finally {
