@@ -1,15 +1,11 @@
 import { Command, Option } from 'commander';
 import { InputError } from '../core/errors.js';
+import type { EnsembleOptions } from '../sim/ensemble.js';
 import { DEFAULT_DT, DEFAULT_TOL, type Integrator } from '../sim/train.js';
 import { action, intOption, positiveOption, progressBar, readConfig, writeJson } from './io.js';
 import { simulateWorkers } from '../../workers/ensemble.js';
 
-interface SimulateOptions {
-  width: number;
-  seeds: number;
-  integrator?: Integrator;
-  dt?: number;
-  tol?: number;
+interface SimulateOptions extends Pick<EnsembleOptions, 'width' | 'seeds' | 'integrator' | 'dt' | 'tol'> {
   workers?: number;
   out?: string;
 }
