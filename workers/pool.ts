@@ -26,7 +26,11 @@ export interface TaskOptions {
 }
 
 export type Remote<API> = Comlink.Remote<API>;
-/** Arguments are copied to the worker; transfer(value, [buffers]) moves them instead (the caller's copy is detached). */
+/**
+ * Arguments are copied to the worker; transfer(value, [buffers]) moves them instead. The caller's copy is
+ * detached, which also makes all later typed-array code of the caller's thread slower (see expose.ts): worth it
+ * only for large arguments sent from a thread that does no numerical work itself.
+ */
 export { transfer } from 'comlink';
 
 export class TaskError extends Error {

@@ -7,13 +7,13 @@ let last: Float64Array | undefined;
 
 export const api = {
   threadId: () => threadId,
-  /** returns x^2 elementwise in a fresh array, which the pool transfers back */
+  /** returns x^2 elementwise in a fresh array, which the pool copies back */
   square(x: Float64Array): Float64Array {
     last = x.map((v) => v * v);
     return last;
   },
   length: (x: Float64Array) => x.length,
-  /** whether the last returned array was transferred (its buffer detached here) */
+  /** whether the last returned array's buffer was detached here (it must not be: workers/expose.ts) */
   lastDetached: () => last?.buffer.byteLength === 0,
   /** busy for `ms` milliseconds without yielding */
   spin(ms: number): number {
