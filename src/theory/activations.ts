@@ -8,6 +8,8 @@ export interface Activation {
   phi(x: number): number;
   dphi(x: number): number;
   d2phi(x: number): number;
+  /** phi' jumps (relu at 0): phi'' is then only its regular part (0) */
+  kink?: boolean;
 }
 
 const INV_SQRT_PI = 1 / Math.sqrt(Math.PI);
@@ -19,7 +21,7 @@ const sigmoid = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / 
 
 const table: Record<ActivationName, Omit<Activation, 'name'>> = {
   linear: { phi: (x) => x, dphi: () => 1, d2phi: () => 0 },
-  relu: { phi: (x) => (x > 0 ? x : 0), dphi: (x) => (x > 0 ? 1 : 0), d2phi: () => 0 },
+  relu: { phi: (x) => (x > 0 ? x : 0), dphi: (x) => (x > 0 ? 1 : 0), d2phi: () => 0, kink: true },
   tanh: {
     phi: Math.tanh,
     dphi: (x) => {

@@ -40,6 +40,11 @@ export class LayerSamples {
   /** r^L (l = L): S */
   readonly rL: Float64Array;
   private readonly W: number;
+  /**
+   * Keep phi'(h) and phi''(h) at the current time as they are (set by the Monte Carlo march for kinked
+   * activations after the first sweep of a step, ./march.ts): h, phi(h) and g still update.
+   */
+  slopeFrozen = false;
   /** scratch, S x max(P, Pt) */
   private readonly tmp: Float64Array;
   private readonly tmp2: Float64Array;
@@ -202,12 +207,14 @@ export class LayerSamples {
     for (let s = 0; s < S; s++) for (let i = 0; i < Pt; i++) axpy(X[s * Pt + i], X, s * Pt, out, i * Pt, Pt);
   }
 
-  /** phi(h), phi'(h), phi''(h) and g at training index i. */
+  /** phi(h), phi'(h), phi''(h) (unless slopeFrozen) and g at training index i. */
   private derive(i: number): void {
     const h = this.hT[i];
     this.phT[i] = this.act.phi(h);
-    this.d1T[i] = this.act.dphi(h);
-    this.d2T[i] = this.act.d2phi(h);
+    if (!this.slopeFrozen) {
+      this.d1T[i] = this.act.dphi(h);
+      this.d2T[i] = this.act.d2phi(h);
+    }
     this.gT[i] = this.d1T[i] * this.zT[i];
   }
 }

@@ -165,12 +165,17 @@ class Replica {
         const i = k * P + a;
         this.delta[i] = k === 0 ? this.pb.y[a] : k === 1 ? this.delta[i - P] : this.delta[i - P] + r * (this.delta[i - P] - this.delta[i - 2 * P]);
       }
-      this.time('fields', () => this.layers.forEach((x) => x.predict(k, r)));
+      this.time('fields', () => this.layers.forEach((x) => ((x.slopeFrozen = false), x.predict(k, r))));
       const history: number[] = [];
       let res = Infinity;
       for (let it = 1; ; it++) {
         const before = this.delta.slice(k * P, (k + 1) * P), Kbefore = this.Kcur.slice(0, P * P);
         this.sweep(k, res > RESPONSE_FREEZE);
+        // With a kink in phi' (relu), h(t_k) = ... + Ch(k,k) phi'(h(t_k)) z(t_k) has no solution for a sample whose
+        // |h| is below the O(dt) equal-time term: it flips across the kink at every sweep. phi'(h(t_k)) is
+        // therefore taken from the step's first sweep, which leaves the rest of the step's map continuous; only
+        // the samples that cross the kink within the step are affected.
+        if (it === 1 && this.pb.act.kink) for (const x of this.layers) x.slopeFrozen = true;
         res = it === 1 ? Infinity : Math.max(maxAbsDiff(before, this.delta.subarray(k * P, (k + 1) * P)) / yScale, relDiff(Kbefore, this.Kcur.subarray(0, P * P)));
         if (it > 1) history.push(res);
         if (res < this.opt.tol) {
