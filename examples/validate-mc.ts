@@ -1,4 +1,5 @@
 import { parseConfig } from '../src/core/config.js';
+import { relativeLossError } from '../src/dmft/observables.js';
 import { solve } from '../src/dmft/solve.js';
 import { simulate } from '../src/sim/ensemble.js';
 
@@ -10,20 +11,14 @@ import { simulate } from '../src/sim/ensemble.js';
  * recorded time, train and test. Reported per case: the largest such deviations, the simulator's and the
  * DMFT's largest relative standard errors (O(1/sqrt(seeds)) and O(1/sqrt(S))), the seconds of each.
  */
-const WIDTH = 1500, SEEDS = 6, TOLERANCE = 0.05, FLOOR = 0.01;
+const WIDTH = 1500, SEEDS = 6, TOLERANCE = 0.05;
+
+/** max over times of |a - b| / max(b, 1% of b(0)) */
+const deviation = (a: readonly number[], b: readonly number[]) => relativeLossError(a.map((v, i) => v - b[i]), b);
 
 const cases = [2, 3].flatMap((depth) =>
   ['tanh', 'relu'].flatMap((activation) => [0.5, 1, 1.5].map((gamma0) => ({ name: `L = ${depth} ${activation}, gamma0 = ${gamma0}`, depth, activation, gamma0 }))),
 );
-
-/** max over times of |a - b| / max(b, FLOOR b[0]) */
-function deviation(a: readonly number[], b: readonly number[]): number {
-  return Math.max(...a.map((v, i) => Math.abs(v - b[i]) / Math.max(b[i], FLOOR * b[0])));
-}
-
-function relSem(sem: readonly number[] | undefined, curve: readonly number[]): number {
-  return sem ? Math.max(...sem.map((s, i) => s / Math.max(curve[i], FLOOR * curve[0]))) : 0;
-}
 
 /** `onRow` sees each table row as soon as its case is done (the matrix takes a long time at full width). */
 export async function validateMc(onRow?: (row: string) => void): Promise<string> {
@@ -47,11 +42,10 @@ export async function validateMc(onRow?: (row: string) => void): Promise<string>
       onRow?.(rows[rows.length - 1]);
       continue;
     }
-    const se = theory.meta.samplingError as { trainLossSem: number[]; testLossSem: number[] };
     const train = deviation(theory.trainLoss, sim.trainLoss);
     const test = deviation(theory.testLoss!, sim.testLoss!);
-    const simSem = Math.max(relSem(sim.trainLossSem, sim.trainLoss), relSem(sim.testLossSem, sim.testLoss!));
-    const mcSem = Math.max(relSem(se.trainLossSem, theory.trainLoss), relSem(se.testLossSem, theory.testLoss!));
+    const simSem = Math.max(relativeLossError(sim.trainLossSem!, sim.trainLoss), relativeLossError(sim.testLossSem!, sim.testLoss!));
+    const mcSem = theory.meta.errorEstimate as number;
     const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
     rows.push(
       `| ${c.name} | ${pct(train)} | ${pct(test)} | ${pct(simSem)} | ${pct(mcSem)} | ${sim.meta.seconds.toFixed(0)} | ${theory.meta.seconds.toFixed(0)} | ${Math.max(train, test) <= TOLERANCE ? 'yes' : 'NO'} |`,

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../src/core/config.js';
 import { InputError } from '../src/core/errors.js';
+import { relativeLossError } from '../src/dmft/observables.js';
 import { solve } from '../src/dmft/solve.js';
 import { initialKernels } from '../src/theory/kernels.js';
 import { allInputs } from '../src/theory/lazy.js';
@@ -122,5 +123,12 @@ describe('dmft solve command line', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^dmft: solver.method: "deep-linear" needs model.activation = "linear"/);
     expect(r.stdout).toBe('');
+  });
+
+  it('meta.errorEstimate is relative to the loss, floored at 1% of the loss at t = 0 (the agreement standard)', () => {
+    // loss 1 -> 0.5 -> 1e-4: the last error (1e-4) counts against the floor 0.01, not against 1e-4
+    expect(relativeLossError([0, 0.01, 1e-4], [1, 0.5, 1e-4])).toBeCloseTo(0.02, 15);
+    expect(relativeLossError([0, 0.001, 1e-3], [1, 0.5, 1e-4])).toBeCloseTo(0.1, 15);
+    expect(relativeLossError([0, 0], [0, 0])).toBe(0);
   });
 });

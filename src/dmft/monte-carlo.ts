@@ -9,7 +9,7 @@ import { initialKernels, inputKernel } from '../theory/kernels.js';
 import { allInputs, type Schedule } from '../theory/lazy.js';
 import { timeGrid } from './grid.js';
 import { marchReplica, type McProblem, type McRun } from './mc/march.js';
-import { alignment, lossCurve, preactivationHistogram, trainBlock } from './observables.js';
+import { alignment, lossCurve, preactivationHistogram, relativeLossError, trainBlock } from './observables.js';
 
 /**
  * `dmft solve` for deep nonlinear networks (THEORY.md sections 3-4): the Monte Carlo single-site solver of
@@ -135,7 +135,6 @@ export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[
   const trainLossSem = sem((r) => lossCurve(preds[r].map((p) => p.train), data.y));
   const testLossSem = data.ytest ? sem((r) => lossCurve(preds[r].map((p) => p.test), data.ytest!)) : undefined;
   const ntk = times.map((_, i) => averageDense(runs.map((run) => run.records[i].ntk)));
-  const rel = (s: number[], v: number[]) => Math.max(...s.map((x, i) => (v[i] > 0 ? x / v[i] : 0)));
 
   const result: Result = {
     t: [...times],
@@ -160,7 +159,7 @@ export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[
           : {}),
         ...(output.alignment ? { alignmentSem: sem((r) => runs[r].records.map((rec) => alignment(rec.ntk, data.y))) } : {}),
       },
-      errorEstimate: Math.max(rel(trainLossSem, trainLoss), testLossSem ? rel(testLossSem, testLoss!) : 0),
+      errorEstimate: Math.max(relativeLossError(trainLossSem, trainLoss), testLossSem ? relativeLossError(testLossSem, testLoss!) : 0),
       timing: sumTimes(runs),
       seed: solver.seed,
       ...(o.controlVariate === false ? { controlVariate: false } : {}),

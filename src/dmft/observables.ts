@@ -33,6 +33,18 @@ export function maxRelativeDifference(a: readonly number[], b: readonly number[]
   return Math.max(...a.map((v, i) => Math.abs(v - b[i]) / Math.abs(b[i])));
 }
 
+/**
+ * A solver's reported relative error of a loss curve (meta.errorEstimate): max over times of err / loss,
+ * where a loss below 1% of its value at t = 0 counts as that floor. This is the agreement standard of the
+ * validations: once the loss has fallen 100-fold, an absolute error is compared with that floor.
+ */
+export function relativeLossError(err: readonly number[], loss: readonly number[]): number {
+  const floor = LOSS_FLOOR * Math.abs(loss[0]);
+  return Math.max(0, ...err.map((e, i) => Math.abs(e) / Math.max(Math.abs(loss[i]), floor, 1e-300)));
+}
+
+export const LOSS_FLOOR = 0.01;
+
 const BINS = 40;
 
 /** Densities of preactivation samples at the first (h0) and last (h1) time, on 40 common bins. */

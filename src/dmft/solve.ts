@@ -10,7 +10,7 @@ import { inputCoordinates } from './coordinates.js';
 import { solveDeepLinear, type DeepLinearSolution } from './deep-linear.js';
 import { GRADIENT_INDEPENDENT_OPTIONS, MONTE_CARLO_OPTIONS, solveMonteCarlo } from './monte-carlo.js';
 import { checkTimes } from './grid.js';
-import { alignment, lossCurve, maxRelativeDifference, trainBlock } from './observables.js';
+import { alignment, lossCurve, relativeLossError, trainBlock } from './observables.js';
 import { solveTwoLayer } from './two-layer.js';
 
 /**
@@ -104,8 +104,7 @@ function twoLayer(cfg: Config, schedule: Schedule, o: { samples?: number; replic
   const pb = { ...problem(cfg), y: data.y, ytest: data.ytest, act: activation(model.activation), gamma0, schedule, ntk0: k0.ntk };
   const withKernels = output.kernels || output.alignment;
   const s = solveTwoLayer(pb, { particles, replicas, tol, maxStep: o.dt, controlVariate, seed: solver.seed, kernels: withKernels, histograms: output.histograms, onProgress: opts.onProgress });
-  const relSem = (sem: number[], loss: number[]) => Math.max(...sem.map((v, i) => (loss[i] > 0 ? v / loss[i] : 0)));
-  const maxRelative = Math.max(relSem(s.trainLossSem, s.trainLoss), s.testLoss ? relSem(s.testLossSem!, s.testLoss) : 0);
+  const maxRelative = Math.max(relativeLossError(s.trainLossSem, s.trainLoss), s.testLoss ? relativeLossError(s.testLossSem!, s.testLoss) : 0);
   const result: Result = {
     t: s.t,
     trainLoss: s.trainLoss,
@@ -153,7 +152,7 @@ function deepLinear(cfg: Config, schedule: Schedule, o: { dt?: number; tol?: num
   if (o.errorEstimate ?? true) {
     const coarse = run(2 * dt);
     const cc = curves(coarse);
-    const rel = (fine: number[], c2: number[]) => maxRelativeDifference(c2, fine) / ((coarse.maxStep / s.maxStep) ** 2 - 1);
+    const rel = (fine: number[], c2: number[]) => relativeLossError(c2.map((v, i) => (v - fine[i]) / ((coarse.maxStep / s.maxStep) ** 2 - 1)), fine);
     errorEstimate = Math.max(rel(trainLoss, lossCurve(cc.train, data.y)), testLoss ? rel(testLoss, lossCurve(cc.test!, data.ytest!)) : 0);
   }
   const result: Result = {
