@@ -8,14 +8,19 @@ import { solveWorkers } from '../workers/solve.js';
  * Validation of the deep nonlinear Monte Carlo DMFT (src/dmft/monte-carlo.ts) against wide simulated networks
  * (THEORY.md section 5): L = 2 and 3, tanh and relu, gamma0 in {0.5, 1, 1.5}, P = 10 + 20 test points, T = 10,
  * 21 recorded times. Per case: the mean over SEEDS centered networks of width WIDTH (RK4, step 0.05) and the
- * DMFT (solver defaults, method auto = monte-carlo) at the simulator's times, both in a pool of the available
+ * DMFT (method auto = monte-carlo, SAMPLES samples, other solver defaults) at the simulator's times, both in a pool of the available
  * cores (results do not depend on the pool size).
  * Agreement (the issue's standard): |DMFT - sim| <= 5% of max(sim, 1% of the loss at t = 0) at every recorded
  * time, train and test. The difference also holds the width-N mean's O(1/N) bias and both sides' sampling
  * errors (section 5), so the table gives the simulator's largest relative standard error and the DMFT's
  * (meta.errorEstimate) beside the largest deviations, and the seconds of each.
  */
-const WIDTH = 1500, SEEDS = 6, TOLERANCE = 0.05;
+const WIDTH = 1500, SEEDS = 10, TOLERANCE = 0.05;
+/**
+ * Samples of the DMFT: the default 2048 leave a sampling error of 2.5-9% of the late losses (floored), too close
+ * to the 5% standard to test it; 8192 halve it (measured: L = 2 tanh, gamma0 = 1: 6.4% -> 3.3%).
+ */
+const SAMPLES = 8192;
 
 /** max over times of |a - b| / max(b, 1% of b(0)) */
 const deviation = (a: readonly number[], b: readonly number[]) => relativeLossError(a.map((v, i) => v - b[i]), b);
@@ -29,6 +34,7 @@ export function validationConfig(depth: number, activation: string, gamma0: numb
     data: { synthetic: { kind: 'single-index', P: 10, Ptest: 20, D: 8, seed: 1 } },
     model: { depth, activation, gamma0 },
     train: { T: 10, record: 21 },
+    solver: { samples: SAMPLES },
   });
 }
 
