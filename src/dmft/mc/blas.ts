@@ -60,7 +60,8 @@ export function gemmAcc(
 
 /**
  * out[s * ldo + a] = sum_q X[xo + s * ldx + q] Y[yo + a * ldy + q]   (s < rows, a < cols, q < len).
- * Blocks of two rows by four columns: eight sums from six loads.
+ * Blocks of two rows by five columns (P = 10, 20 exactly; 2.35 against 1.85 GMAC/s for four at P = 10), then
+ * by four, then single columns.
  */
 export function gemmNT(
   X: Float64Array, xo: number, ldx: number,
@@ -72,6 +73,34 @@ export function gemmNT(
   for (; s + 1 < rows; s += 2) {
     const x = xo + s * ldx, z = x + ldx, o0 = oo + s * ldo, o1 = o0 + ldo;
     let a = 0;
+    for (; a + 4 < cols; a += 5) {
+      const y0 = yo + a * ldy, y1 = y0 + ldy, y2 = y1 + ldy, y3 = y2 + ldy, y4 = y3 + ldy;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0;
+      for (let q = 0; q < len; q++) {
+        const u = X[x + q], v = X[z + q];
+        const w0 = Y[y0 + q], w1 = Y[y1 + q], w2 = Y[y2 + q], w3 = Y[y3 + q], w4 = Y[y4 + q];
+        s0 += u * w0;
+        s1 += u * w1;
+        s2 += u * w2;
+        s3 += u * w3;
+        s4 += u * w4;
+        t0 += v * w0;
+        t1 += v * w1;
+        t2 += v * w2;
+        t3 += v * w3;
+        t4 += v * w4;
+      }
+      out[o0 + a] = s0;
+      out[o0 + a + 1] = s1;
+      out[o0 + a + 2] = s2;
+      out[o0 + a + 3] = s3;
+      out[o0 + a + 4] = s4;
+      out[o1 + a] = t0;
+      out[o1 + a + 1] = t1;
+      out[o1 + a + 2] = t2;
+      out[o1 + a + 3] = t3;
+      out[o1 + a + 4] = t4;
+    }
     for (; a + 3 < cols; a += 4) {
       const y0 = yo + a * ldy, y1 = y0 + ldy, y2 = y1 + ldy, y3 = y2 + ldy;
       let s0 = 0, s1 = 0, s2 = 0, s3 = 0, t0 = 0, t1 = 0, t2 = 0, t3 = 0;
