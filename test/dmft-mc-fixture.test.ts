@@ -8,11 +8,11 @@ import { solve } from '../src/dmft/solve.js';
  * test/fixtures/deep_tanh_L2_g0.5.json: the mean over 6 seeds of width-1500 centered tanh networks, L = 2,
  * gamma0 = 0.5, at the reference's own times (snapped to its RK4 grid). Error budget (THEORY.md section 5):
  * the reference's O(1/N) bias (N = 1500) and its standard error (<= 2.1% of the loss), the DMFT's sampling
- * error (reported; 1.4-2.1% of the loss after t = 7 with the defaults), the O(1/Sr) bias of responses
+ * error (reported; up to 1.75% of the loss with the default 8192 samples), the O(1/Sr) bias of responses
  * averaged over Sr = 16 samples per replica, and the O(dt^2) discretization:
  * agreement within 5% of the reference at every recorded time, train and test.
- * About 50 s on one thread. Measured (seed 0): train within 0.5% up to t = 9.4, then drifting low to -3.5% at
- * t = 15 (the DMFT's sampling error there 1.4%, the reference's 2.1%); test within 0.4%.
+ * About 60 s on one thread. Measured (seed 0): train within 0.21% up to t = 10.5, then drifting low to -2.07% at
+ * t = 15 (the DMFT's sampling error there 1.75%, the reference's 2.1%); test within 0.33%.
  */
 const fx = JSON.parse(readFileSync(new URL('./fixtures/deep_tanh_L2_g0.5.json', import.meta.url), 'utf8'));
 

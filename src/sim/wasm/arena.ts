@@ -51,7 +51,8 @@ export class Arena {
 
   /** Room for arrays of the given lengths. */
   constructor(lengths: readonly number[]) {
-    compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM, 'base64'));
+    // atob, not Node's Buffer: the simulator also runs in browsers (Web Workers)
+    compiled ??= new WebAssembly.Module(Uint8Array.from(atob(KERNELS_WASM), (c) => c.charCodeAt(0)));
     const bytes = lengths.reduce((a, n) => a + padded(n), 0);
     const memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(bytes / PAGE)) });
     const kernels = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as SimdKernels;
