@@ -13,7 +13,7 @@ const base = {
   data: { synthetic: { kind: 'single-index', P: 10, Ptest: 20, D: 8, seed: 1 } },
   model: { depth: 2, activation: 'tanh', gamma0: 1 },
 };
-// the Monte Carlo speed problem of bench/mc.ts: solver defaults (8 replicas x 256 samples), T = 20, 37 grid times
+// the Monte Carlo speed problem of bench/mc.ts: solver defaults (8 replicas x 1024 samples), T = 20, 37 grid times
 const mcConfig = parseConfig({ ...base, train: { T: 20, record: 41 }, solver: { method: 'monte-carlo' } });
 const simConfig = parseConfig({ ...base, train: { T: 10, record: 11 } });
 
@@ -30,7 +30,7 @@ async function best(run: () => Promise<unknown>): Promise<number> {
 export async function benchWorkers(): Promise<string> {
   const rows = ['| task | W = 1 (s) | W = 2 (s) | speed-up |', '| --- | --- | --- | --- |'];
   const cases: [string, (W: number) => Promise<unknown>][] = [
-    ['Monte Carlo DMFT, L = 2 tanh, P = 10 + 20, T = 20, solver defaults (8 replicas x 256 samples)', (W) => solveWorkers(mcConfig, {}, W)],
+    ['Monte Carlo DMFT, L = 2 tanh, P = 10 + 20, T = 20, solver defaults (8 replicas x 1024 samples)', (W) => solveWorkers(mcConfig, {}, W)],
     ['simulate, L = 2 tanh, N = 500, 8 seeds, RK4 dt = 0.05, T = 10', (W) => simulateWorkers(simConfig, { width: 500, seeds: 8, integrator: 'rk4', dt: 0.05 }, W)],
   ];
   for (const [name, run] of cases) {
