@@ -61,11 +61,10 @@ try {
   // differently in the last bit: the simulation then differs by a few ulps, and the Monte Carlo solve by
   // about its per-step tolerance (solver.tol = 1e-6), because a step's fixed point may stop one sweep
   // earlier or later.
-  const [{ browserConfig, browserEnsemble }, { simulate }, { solve }] = await Promise.all(
-    ['dist/examples/browser/config.js', 'dist/src/sim/ensemble.js', 'dist/src/dmft/solve.js'].map((f) => import(join(root, f))),
+  const [{ browserConfig, browserEnsemble }, { simulate }, { solve }, { maxRelativeDifference: rel }] = await Promise.all(
+    ['dist/examples/browser/config.js', 'dist/src/sim/ensemble.js', 'dist/src/dmft/solve.js', 'dist/src/dmft/observables.js'].map((f) => import(join(root, f))),
   );
   const sim = simulate(browserConfig(), browserEnsemble), mc = solve(browserConfig());
-  const rel = (a, b) => Math.max(...a.map((v, i) => Math.abs(v - b[i]) / Math.abs(b[i])));
   const simRel = Math.max(rel(result.sim.trainLoss, sim.trainLoss), rel(result.sim.testLoss, sim.testLoss));
   const mcRel = Math.max(rel(result.mc.trainLoss, mc.trainLoss), rel(result.mc.testLoss, mc.testLoss));
   console.log(`browser vs Node: simulation ${simRel.toExponential(1)} (<= 1e-12), Monte Carlo ${mcRel.toExponential(1)} (<= 1e-4) relative`);
