@@ -113,4 +113,19 @@ describe('worker pool', () => {
     expect((await settled).map((s) => s.status === 'rejected' && (s.reason as Error).message)).toEqual(['long: the pool was closed', 'next: the pool was closed']);
     await expect(pool.run('after', (w) => w.threadId())).rejects.toThrow('after: the pool is closed');
   });
+
+  it('runAll: many tasks (here 24) in task order, without a listener-leak warning on the shared stop signal', async () => {
+    const { pool } = await faultyPool(2);
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const ids = await pool.runAll(24, (i) => `task ${i}`, (w, i) => w.length(new Float64Array(i)));
+      expect(ids).toEqual(Array.from({ length: 24 }, (_, i) => i));
+      await new Promise((r) => setTimeout(r, 10)); // warnings are emitted on a later tick
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).not.toContain('MaxListenersExceededWarning');
+  });
 });

@@ -102,11 +102,17 @@ export class Pool<API> {
   ): Promise<R[]> {
     const failed = new AbortController();
     const stop = signal ? AbortSignal.any([signal, failed.signal]) : failed.signal;
+    // one signal per task, all aborted by one listener on `stop` (not `count` listeners on one signal, which
+    // Node reports as a possible leak past 10)
+    const each = Array.from({ length: count }, () => new AbortController());
+    const abortAll = () => each.forEach((c) => c.abort(stop.reason));
+    stop.addEventListener('abort', abortAll, { once: true });
+    if (stop.aborted) abortAll();
     let finished = 0;
     try {
       return await Promise.all(
-        Array.from({ length: count }, (_, i) =>
-          this.run(name(i), (w) => call(w, i), { signal: stop }).then((r) => {
+        each.map((c, i) =>
+          this.run(name(i), (w) => call(w, i), { signal: c.signal }).then((r) => {
             onDone?.(++finished);
             return r;
           }),
@@ -115,6 +121,8 @@ export class Pool<API> {
     } catch (e) {
       failed.abort();
       throw e;
+    } finally {
+      stop.removeEventListener('abort', abortAll);
     }
   }
 
