@@ -1,10 +1,10 @@
 /**
  * `npm run validate [-- NAME...]`: the long validations (full sizes) against the independent reference
- * curves and the finite-width simulator. NAME is any of sim, dmft, mc (default: all). Each prints a
+ * curves and the finite-width simulator. NAME is any of sim, dmft, mc, mc-precise (default: all). Each prints a
  * markdown table; the README quotes them.
  */
 import { validateDmft } from './validate-dmft.js';
-import { validateMc } from './validate-mc.js';
+import { validateMc, validateMcPrecise } from './validate-mc.js';
 import { validateSim } from './validate-sim.js';
 
 const onRow = (row: string) => console.error(row);
@@ -12,6 +12,7 @@ const validations: Record<string, () => Promise<string>> = {
   sim: validateSim,
   dmft: () => validateDmft(onRow),
   mc: () => validateMc(onRow),
+  'mc-precise': () => validateMcPrecise(onRow),
 };
 const names = process.argv.slice(2);
 for (const name of names) if (!(name in validations)) {
