@@ -32,6 +32,7 @@ describe('dmft solve: monte-carlo methods', () => {
     refuse({ responseSamples: 0 }, 'solver.responseSamples');
     refuse({ replicas: 1 }, 'solver.replicas');
     refuse({ ibpRidge: -1 }, 'solver.ibpRidge');
+    refuse({ kinkWidth: 0 }, 'solver.kinkWidth');
     const gi = { ...tiny().solver, responseSamples: undefined };
     delete gi.responseSamples;
     expect(() => solve(parseConfig({ ...tiny(), solver: { ...gi, method: 'gradient-independent', responses: 'exact' } }))).toThrow(/^solver\.responses: unknown option/);

@@ -32,6 +32,7 @@ export interface McSolverOptions {
   tol?: number;
   maxIterations?: number;
   controlVariate?: boolean;
+  kinkWidth?: number;
 }
 
 /** solver.* options of the two methods besides the common ones (method, seed, samples, dt, tol, quadrature). */
@@ -45,6 +46,7 @@ export const MONTE_CARLO_OPTIONS = {
   responses: z.enum(['exact', 'ibp']).optional(),
   responseSamples: z.number().int().positive().optional(),
   ibpRidge: z.number().positive().optional(),
+  kinkWidth: z.number().positive().optional(),
 };
 
 /**
@@ -56,7 +58,7 @@ export const MONTE_CARLO_OPTIONS = {
  * grid step per interval of the usual 41 recorded times, also when they are snapped to a simulator's RK4 grid.
  * The per-step tolerance is 1e-6: 1e-5 moved late losses by 0.4%.
  */
-export const MC_DEFAULTS = { samples: 8192, replicas: 8, responseSamples: 16, steps: 36, tol: 1e-6, maxIterations: 40, ibpRidge: 1 };
+export const MC_DEFAULTS = { samples: 8192, replicas: 8, responseSamples: 16, steps: 36, tol: 1e-6, maxIterations: 40, ibpRidge: 1, kinkWidth: 0.25 };
 
 /**
  * Everything the replicas share, from the config: the problem of ./mc/march.ts and each replica's options.
@@ -89,10 +91,15 @@ export function planMonteCarlo(cfg: Config, schedule: Schedule, o: McSolverOptio
   const maxStep = o.dt ?? times[times.length - 1] / MC_DEFAULTS.steps;
   const grid = timeGrid(times, maxStep);
   const X = allInputs(cfg);
+  const act = activation(model.activation);
   const Kx = inputKernel(X);
   const gamma0 = model.parameterization === 'ntk' ? 0 : model.gamma0;
-  const ntkExact0 = o.controlVariate === false ? undefined : initialKernels(X, model.depth, model.activation, solver.quadrature).ntk;
-  const pb = { Kx, Fx: new GaussianSampler(Kx).factor, P: data.X.length, y: data.y, L: model.depth, act: activation(model.activation), gamma0, t: grid.t, record: grid.index, ntkExact0 };
+  const init = initialKernels(X, model.depth, model.activation, solver.quadrature);
+  const ntkExact0 = o.controlVariate === false ? undefined : init.ntk;
+  // relu's delta(h): width kinkWidth x the point's preactivation scale at t = 0, sqrt(Phi^{l-1}_{mu mu}) (Phi^0 = K^x)
+  const width = o.kinkWidth ?? MC_DEFAULTS.kinkWidth;
+  const kinkWidth = act.kink ? init.Phi.slice(0, model.depth).map((Phi) => Float64Array.from({ length: Phi.rows }, (_, mu) => width * Math.sqrt(Phi.data[mu * Phi.rows + mu]))) : undefined;
+  const pb = { Kx, Fx: new GaussianSampler(Kx).factor, P: data.X.length, y: data.y, L: model.depth, act, gamma0, t: grid.t, record: grid.index, ntkExact0, kinkWidth };
   return { method, pb, times, replicas, M, responses, responseSamples, maxStep, options: o };
 }
 

@@ -8,7 +8,7 @@ export interface Activation {
   phi(x: number): number;
   dphi(x: number): number;
   d2phi(x: number): number;
-  /** phi' jumps (relu at 0): phi'' is then only its regular part (0) */
+  /** phi' jumps by 1 at 0 (relu): d2phi is then only the regular part of phi'' (0), without the delta(h) */
   kink?: boolean;
 }
 

@@ -45,6 +45,11 @@ export class LayerSamples {
    * activations after the first sweep of a step, ./march.ts): h, phi(h) and g still update.
    */
   slopeFrozen = false;
+  /**
+   * Kinked activations (relu): the delta(h) in phi'' is taken as a normal density of standard deviation
+   * kinkWidth[mu] for point mu (training points, then riders); see McProblem.kinkWidth.
+   */
+  kinkWidth?: Float64Array;
   /** scratch, S x max(P, Pt) */
   private readonly tmp: Float64Array;
   private readonly tmp2: Float64Array;
@@ -147,7 +152,7 @@ export class LayerSamples {
       this.hX[x] = v;
       this.phX[x] = this.act.phi(v);
       this.d1X[x] = this.act.dphi(v);
-      this.d2X[x] = this.act.d2phi(v);
+      this.d2X[x] = this.d2phi(v, P + (x % Pt));
     }
   }
 
@@ -213,11 +218,20 @@ export class LayerSamples {
     this.phT[i] = this.act.phi(h);
     if (!this.slopeFrozen) {
       this.d1T[i] = this.act.dphi(h);
-      this.d2T[i] = this.act.d2phi(h);
+      this.d2T[i] = this.d2phi(h, i % this.P);
     }
     this.gT[i] = this.d1T[i] * this.zT[i];
   }
+
+  /** phi''(h) at point mu: with a kink, its regular part (0 for relu) plus the smoothed delta (kinkWidth). */
+  private d2phi(h: number, mu: number): number {
+    if (!this.kinkWidth) return this.act.d2phi(h);
+    const e = this.kinkWidth[mu];
+    return this.act.d2phi(h) + Math.exp((-0.5 * h * h) / (e * e)) / (e * SQRT_2PI);
+  }
 }
+
+const SQRT_2PI = Math.sqrt(2 * Math.PI);
 
 /** sum_{c<len} x[xo + c] y[yo + c] */
 export function dot(x: Float64Array, xo: number, y: Float64Array, yo: number, len: number): number {

@@ -45,6 +45,12 @@ export interface McProblem {
    * and the mean is unchanged (E K_S(0) = K(0)). It enters the flow of Delta and f_test and the reported NTK.
    */
   ntkExact0?: Dense;
+  /**
+   * Kinked activations (relu): per layer l (index l-1), the width over all points of the normal density that
+   * stands for the delta(h) in phi'' (LayerSamples.kinkWidth). Without it the responses miss every term in
+   * which a perturbation moves a sample across the kink, and deep relu losses come out too low at late times.
+   */
+  kinkWidth?: Float64Array[];
 }
 
 export interface McOptions {
@@ -130,6 +136,7 @@ class Replica {
     const { n, W, Pt } = this;
     const S = opt.samples;
     this.layers = Array.from({ length: L }, (_, i) => new LayerSamples(i + 1, L, S, P, Pt, this.K1, pb.act, pb.Fx, opt.seed, opt.first));
+    this.layers.forEach((x, i) => (x.kinkWidth = pb.kinkWidth?.[i]));
     const rows = () => Array.from({ length: L }, () => new Float64Array(n * W));
     [this.PhiRow, this.GRow, this.Ch, this.Cz, this.Ar, this.Bu] = [rows(), rows(), rows(), rows(), rows(), rows()];
     this.PhiXX = Array.from({ length: L }, () => new Float64Array(Pt * Pt));
