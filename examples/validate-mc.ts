@@ -48,14 +48,14 @@ export function validationConfig(depth: number, activation: string, gamma0: numb
   });
 }
 
-/** The relu rows of the matrix alone (`npm run validate -- mc-relu`, about 10 minutes on 2 cores). */
+/** The relu rows of the matrix alone (`npm run validate -- mc-relu`, about 18 minutes on 2 cores). */
 export const validateMcRelu = (onRow?: (row: string) => void) => validateMc(onRow, undefined, { cases: cases.filter((c) => c.activation === 'relu'), seeds: SEEDS });
 
 export const validateMcPrecise = (onRow?: (row: string) => void, onCase?: (name: string, sim: Result, theory: Result) => void) =>
   validateMc(onRow, onCase, PRECISE);
 
 /**
- * `onRow` sees each table row as soon as its case is done (the matrix takes about half an hour on 2 cores),
+ * `onRow` sees each table row as soon as its case is done (the matrix takes about 40 minutes on 2 cores),
  * `onCase` the curves behind it.
  */
 export async function validateMc(

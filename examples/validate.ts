@@ -1,8 +1,7 @@
 /**
  * `npm run validate [-- NAME...]`: the long validations (full sizes) against the independent reference
- * curves and the finite-width simulator. NAME is any of sim, dmft, mc, mc-relu, mc-precise (default: all; mc-relu is
- * the relu rows of mc). Each prints a
- * markdown table; the README quotes them.
+ * curves and the finite-width simulator. NAME is any of sim, dmft, mc, mc-relu, mc-precise (default: all but
+ * mc-relu, which is the relu rows of mc alone). Each prints a markdown table; the README quotes them.
  */
 import { validateDmft } from './validate-dmft.js';
 import { validateMc, validateMcPrecise, validateMcRelu } from './validate-mc.js';

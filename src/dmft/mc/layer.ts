@@ -152,7 +152,7 @@ export class LayerSamples {
       this.hX[x] = v;
       this.phX[x] = this.act.phi(v);
       this.d1X[x] = this.act.dphi(v);
-      this.d2X[x] = this.d2phi(v, P + (x % Pt));
+      this.d2X[x] = this.kinkWidth ? this.kinkD2phi(v, P + (x % Pt)) : this.act.d2phi(v);
     }
   }
 
@@ -218,15 +218,14 @@ export class LayerSamples {
     this.phT[i] = this.act.phi(h);
     if (!this.slopeFrozen) {
       this.d1T[i] = this.act.dphi(h);
-      this.d2T[i] = this.d2phi(h, i % this.P);
+      this.d2T[i] = this.kinkWidth ? this.kinkD2phi(h, i % this.P) : this.act.d2phi(h);
     }
     this.gT[i] = this.d1T[i] * this.zT[i];
   }
 
-  /** phi''(h) at point mu: with a kink, its regular part (0 for relu) plus the smoothed delta (kinkWidth). */
-  private d2phi(h: number, mu: number): number {
-    if (!this.kinkWidth) return this.act.d2phi(h);
-    const e = this.kinkWidth[mu];
+  /** phi''(h) at point mu of a kinked activation: its regular part (0 for relu) plus the smoothed delta (kinkWidth). */
+  private kinkD2phi(h: number, mu: number): number {
+    const e = this.kinkWidth![mu];
     return this.act.d2phi(h) + Math.exp((-0.5 * h * h) / (e * e)) / (e * SQRT_2PI);
   }
 }
