@@ -20,10 +20,10 @@ const P = 2, K1 = 3, W = P * K1, S = 4000, BATCHES = 16;
 const k = K1 - 1, q = P * (k + 1);
 /** Sigma((t_i, a), (t_j, b)) = exp(-(i - j)^2 / 2) (1 if a = b else 0.3) */
 const sigma = (i: number, a: number, j: number, b: number) => Math.exp(-0.5 * (i - j) ** 2) * (a === b ? 1 : 0.3);
-/** causal operators with no equal-time block: Ch(k, i)_{ab}, Cz(k, i)_{ab} for i < k */
+/** the same row for every t_k: C(k, i)_{ab} = scale (1 + 0.5 a - 0.3 b + 0.2 i) for i < k (rowOf cuts it at k) */
 const op = (scale: number) => {
   const C = new Float64Array(P * W);
-  for (let kk = 0; kk < K1; kk++) for (let a = 0; a < P; a++) for (let i = 0; i < kk; i++) for (let b = 0; b < P; b++) C[a * W + i * P + b] = scale * (1 + 0.5 * a - 0.3 * b + 0.2 * i);
+  for (let a = 0; a < P; a++) for (let i = 0; i < K1 - 1; i++) for (let b = 0; b < P; b++) C[a * W + i * P + b] = scale * (1 + 0.5 * a - 0.3 * b + 0.2 * i);
   return C;
 };
 
