@@ -1,5 +1,6 @@
 import type { Dense } from '../../core/linalg.js';
 import { stream } from '../../core/rng.js';
+import { haltonNormals } from '../qmc.js';
 import { gemmAcc, gemmNT } from './blas.js';
 import type { Activation } from '../../theory/activations.js';
 
@@ -30,8 +31,9 @@ export class LayerSamples {
   readonly gX: Float64Array;
   readonly d1X: Float64Array;
   readonly d2X: Float64Array;
-  /** u^1 over all points (l = 1): S x n */
+  /** u^1 over all points (l = 1): S x n, and its normals (u^1 = F_x zx) */
   readonly u1: Float64Array;
+  private readonly zx: Float64Array;
   /** normals of u^l (l >= 2) and r^l (l < L) on training points: S x (K1 P); riders: S x (K1 Pt) */
   readonly xiU: Float64Array;
   readonly xiR: Float64Array;
@@ -73,6 +75,7 @@ export class LayerSamples {
     [this.hT, this.zT, this.phT, this.gT, this.d1T, this.d2T] = [0, 0, 0, 0, 0, 0].map(() => arr(S * W));
     [this.hX, this.zX, this.phX, this.gX, this.d1X, this.d2X] = [0, 0, 0, 0, 0, 0].map(() => arr(S * Pt));
     this.u1 = arr(l === 1 ? S * n : 0);
+    this.zx = arr(l === 1 ? S * n : 0);
     this.xiU = arr(l >= 2 ? S * W : 0);
     this.epsU = arr(l >= 2 ? S * K1 * Pt : 0);
     this.xiR = arr(l < L ? S * W : 0);
@@ -80,22 +83,51 @@ export class LayerSamples {
     this.rL = arr(l === L ? S : 0);
     this.tmp = arr(S * n);
     this.tmp2 = arr(S * n);
-    const z = new Float64Array(n);
     for (let s = 0; s < S; s++) {
       const rng = stream(seed, 'mc', l, s0 + s);
-      if (l === 1) {
-        rng.fillNormal(z);
-        for (let mu = 0; mu < n; mu++) {
-          let acc = 0;
-          for (let c = 0; c < n; c++) acc += Fx.data[mu * n + c] * z[c];
-          this.u1[s * n + mu] = acc;
-        }
-      } else rng.fillNormal(this.xiU.subarray(s * W, (s + 1) * W));
+      if (l === 1) rng.fillNormal(this.zx.subarray(s * n, (s + 1) * n));
+      else rng.fillNormal(this.xiU.subarray(s * W, (s + 1) * W));
       if (l < L) rng.fillNormal(this.xiR.subarray(s * W, (s + 1) * W));
       else this.rL[s] = rng.normal();
       if (l >= 2) rng.fillNormal(this.epsU.subarray(s * K1 * Pt, (s + 1) * K1 * Pt));
       if (l < L) rng.fillNormal(this.epsR.subarray(s * K1 * Pt, (s + 1) * K1 * Pt));
     }
+    this.quasiRandomStart(Fx, seed, s0);
+  }
+
+  /**
+   * Variance reduction (THEORY.md section 5, sampling error), as for the two-layer particles (../qmc.ts): the
+   * normals that set every source at t = 0, where the sources carry most of their variance, are replaced by a
+   * randomized Halton sequence over the batch, in order of importance: r^L; u^1's directions by decreasing
+   * eigenvalue of K^x (u^1 is constant in time), or the t = 0 normals of u^l on training points, then riders;
+   * those of r^l likewise. Each sample's normals stay exactly standard normal and independent, so averages are
+   * unbiased; the Halton points spread the batch evenly in these directions. The shift comes from
+   * stream(seed, 'mc-qmc', l, s0): one batch is one randomized point set, and independent batches (replicas)
+   * give independent errors.
+   */
+  private quasiRandomStart(Fx: Dense, seed: number, s0: number): void {
+    const { l, L, S, P, Pt, K1, W } = this;
+    const n = P + Pt;
+    // each coordinate: (array, offset of sample 0, stride between samples)
+    const coords: [Float64Array, number, number][] = [];
+    if (l === L) coords.push([this.rL, 0, 1]);
+    if (l === 1) {
+      const norm = (c: number) => Array.from({ length: n }, (_, mu) => Fx.data[mu * n + c] ** 2).reduce((a, b) => a + b, 0);
+      const cols = Array.from({ length: n }, (_, c) => c).filter((c) => norm(c) > 0).sort((a, b) => norm(b) - norm(a));
+      coords.push(...cols.map((c): [Float64Array, number, number] => [this.zx, c, n]));
+    }
+    const source = (xi: Float64Array, eps: Float64Array) => {
+      for (let a = 0; a < P; a++) coords.push([xi, a, W]);
+      for (let i = 0; i < Pt; i++) coords.push([eps, i, K1 * Pt]);
+    };
+    if (l >= 2) source(this.xiU, this.epsU);
+    if (l < L) source(this.xiR, this.epsR);
+    const dim = coords.length;
+    const z = haltonNormals(S, dim, stream(seed, 'mc-qmc', l, s0));
+    for (let s = 0; s < S; s++) coords.forEach(([arr, o, stride], d) => (arr[o + s * stride] = z[s * dim + d]));
+    if (l === 1)
+      for (let s = 0; s < S; s++)
+        for (let mu = 0; mu < n; mu++) this.u1[s * n + mu] = dot(Fx.data, mu * n, this.zx, s * n, n);
   }
 
   /** Initial guess of the training fields at t_k: linear extrapolation in time (r = step ratio). */
