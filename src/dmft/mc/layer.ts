@@ -231,6 +231,23 @@ export class LayerSamples {
     gemmAcc(tmp, 0, S, T, 0, W, out, (riders ? P : 0) * W, W, rows, S, q);
   }
 
+  /**
+   * Sums over the samples of F_a(t_k) F_b(t_j), j <= k, for a per-sample field F on training points (S x W),
+   * into row (P x q, row-major; overwritten) and diag[a] = sum_s F_a(t_k) (./responses.ts control variate).
+   */
+  productRow(k: number, F: Float64Array, row: Float64Array, diag: Float64Array): void {
+    const { S, P, W, tmp } = this;
+    const q = P * (k + 1);
+    row.fill(0, 0, P * q);
+    diag.fill(0);
+    for (let s = 0; s < S; s++)
+      for (let a = 0; a < P; a++) {
+        tmp[a * S + s] = F[s * W + k * P + a];
+        diag[a] += tmp[a * S + s];
+      }
+    gemmAcc(tmp, 0, S, F, 0, W, row, 0, q, P, S, q);
+  }
+
   /** Partial sums over the samples of phi''(h_i) z_i for each rider i at the current time. */
   riderSelf(out: Float64Array): void {
     const { S, Pt } = this;

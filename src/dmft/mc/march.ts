@@ -145,7 +145,7 @@ class Replica {
     this.fR = this.layers.map((x) => (x.l < L ? new CausalFactor(P) : undefined));
     if (opt.responses === 'exact')
       for (const site of this.layers)
-        for (const kind of this.kinds(site.l)) this.exact.set(`${site.l}${kind}`, new ExactResponses(site, kind, Math.min(opt.responseSamples, S)));
+        for (const kind of this.kinds(site.l)) this.exact.set(`${site.l}${kind}`, new ExactResponses(site, kind, Math.min(opt.responseSamples, S), pb.act.kink));
     this.delta = new Float64Array(this.K1 * P);
     this.ftest = new Float64Array(this.K1 * Pt);
     this.Kprev = new Float64Array(n * P);
@@ -284,7 +284,6 @@ class Replica {
       if (this.opt.responses === 'exact') {
         const ex = this.exact.get(`${site.l}${kind}`)!;
         ex.row(k, this.Ch[i], this.Cz[i], out);
-        scaleRows(out, 0, P, W, q, 1 / ex.Sr);
       } else {
         ibpSums(site, kind, k, false, out);
         scaleRows(out, 0, P, W, q, 1 / site.S);

@@ -28,6 +28,11 @@ export class ExactResponses {
   private readonly tri: number;
   private readonly mh: Float64Array;
   private readonly mz: Float64Array;
+  /** row's control variate: kind u's phi''(h) z of every sample (S x W), slope sums (P x W) and <c(t_k)> sums */
+  private readonly c: Float64Array;
+  private readonly d1Row: Float64Array;
+  private readonly cRow: Float64Array;
+  private readonly cDiag: Float64Array;
   /** riders' dh(k; .) per sample (kind u), kept from riderUp for riderDown */
   private readonly dhX: Float64Array;
 
@@ -35,6 +40,8 @@ export class ExactResponses {
     private readonly site: LayerSamples,
     readonly kind: ResponseKind,
     readonly Sr: number,
+    /** use row's control variate (kinked activations) */
+    readonly controlVariate = false,
   ) {
     const { P, K1, Pt } = site;
     this.tri = (P * P * K1 * (K1 + 1)) / 2;
@@ -43,29 +50,77 @@ export class ExactResponses {
     this.mh = new Float64Array(Math.max(P, Pt) * P * K1);
     this.mz = new Float64Array(Math.max(P, Pt) * P * K1);
     this.dhX = new Float64Array(kind === 'u' ? Sr * Pt * P * K1 : 0);
+    this.c = new Float64Array(controlVariate && kind === 'u' ? site.S * P * K1 : 0);
+    this.d1Row = new Float64Array(controlVariate ? P * P * K1 : 0);
+    this.cRow = new Float64Array(controlVariate && kind === 'u' ? P * P * K1 : 0);
+    this.cDiag = new Float64Array(P);
   }
 
-  /** Training rows of the response at t_k: out (rows 0..P-1, stride W) += sum over the Sr samples. */
+  /**
+   * Training rows of the response at t_k into out (rows 0..P-1, stride W; overwritten up to column q): the
+   * mean over the Sr samples, with a control variate over all S samples of the batch (THEORY.md section 5,
+   * sampling error). J1, the terms of the Jacobian up to one memory link, needs only each sample's slopes at
+   * two times,
+   *   kind r:  dphi1(k;j)_ab = phi'_a(t_k) Ch(k,j)_ab phi'_b(t_j),
+   *   kind u:  dg1(k;j)_ab   = delta_kj delta_ab c_a(t_k) + c_a(t_k) Ch(k,j)_ab c_b(t_j) + phi'_a(t_k) Cz(k,j)_ab phi'_b(t_j),
+   * with c = phi''(h) z, so its mean over all S samples costs a kernel row; the estimate is
+   * mean_S(J1) + mean_Sr(J - J1), unbiased. It is used for kinked activations (`controlVariate`), where c holds
+   * the smoothed delta(h), the noisiest part of the responses; with tanh, response noise is a negligible part of
+   * the losses' sampling error (16 or 64 response samples per replica give the same spread), and the control
+   * variate would cost 8% of the solve.
+   */
   row(k: number, Ch: Float64Array, Cz: Float64Array, out: Float64Array): void {
-    const { P, K1, d1T, d2T, zT } = this.site;
-    const W = P * K1, q = P * (k + 1), blk = this.block(k);
-    for (let s = 0; s < this.Sr; s++) {
+    const { P, K1, S, d1T, d2T, zT } = this.site;
+    const W = P * K1, q = P * (k + 1), blk = this.block(k), Sr = this.Sr;
+    // mean over all S of J1, from the slope rows <phi'_a(t_k) phi'_b(t_j)> (and <c_a(t_k) c_b(t_j)>, <c_a(t_k)>)
+    const { d1Row, cRow, cDiag } = this;
+    // with the control variate: out = mean_S(J1), and cv = 1 subtracts J1 of each response sample below
+    const cv = this.controlVariate ? 1 : 0;
+    for (let a = 0; a < P; a++) out.fill(0, a * W, a * W + q);
+    if (cv) {
+      this.site.productRow(k, d1T, d1Row, cDiag);
+      if (this.kind === 'u') this.site.productRow(k, this.curvature(k), cRow, cDiag);
+      for (let a = 0; a < P; a++)
+        for (let x = 0; x < q; x++) {
+          const i = a * W + x;
+          out[i] = (this.kind === 'r' ? Ch[i] * d1Row[a * q + x] : Ch[i] * cRow[a * q + x] + Cz[i] * d1Row[a * q + x]) / S;
+        }
+      if (this.kind === 'u') for (let a = 0; a < P; a++) out[a * W + k * P + a] += cDiag[a] / S;
+    }
+    for (let s = 0; s < Sr; s++) {
       this.history(s, k, Ch, 0, P, this.dg, this.mh);
       this.history(s, k, Cz, 0, P, this.dphi, this.mz);
       const base = s * this.tri + blk;
       for (let a = 0; a < P; a++) {
-        const f = s * W + k * P + a, d1 = d1T[f], d2z = d2T[f] * zT[f];
+        const f = s * W + k * P + a, d1a = d1T[f], ca = d2T[f] * zT[f];
         if (this.kind === 'u') this.mh[a * W + k * P + a] += 1;
         else this.mz[a * W + k * P + a] += 1;
-        for (let c = 0; c < q; c++) {
-          const dh = this.mh[a * W + c], dz = this.mz[a * W + c];
-          this.dphi[base + a * q + c] = d1 * dh;
-          this.dg[base + a * q + c] = d2z * dh + d1 * dz;
+        for (let x = 0; x < q; x++) {
+          const dh = this.mh[a * W + x], dz = this.mz[a * W + x];
+          this.dphi[base + a * q + x] = d1a * dh;
+          this.dg[base + a * q + x] = ca * dh + d1a * dz;
         }
-        const src = this.kind === 'r' ? this.dphi : this.dg;
-        axpy(1, src, base + a * q, out, a * W, q);
+        // out += (J - J1) / Sr
+        const o = a * W, row = s * W;
+        if (this.kind === 'r')
+          for (let x = 0; x < q; x++) out[o + x] += (this.dphi[base + a * q + x] - cv * d1a * Ch[o + x] * d1T[row + x]) / Sr;
+        else {
+          for (let x = 0; x < q; x++) {
+            const cb = d2T[row + x] * zT[row + x];
+            out[o + x] += (this.dg[base + a * q + x] - cv * (ca * Ch[o + x] * cb + d1a * Cz[o + x] * d1T[row + x])) / Sr;
+          }
+          out[o + k * P + a] -= (cv * ca) / Sr;
+        }
       }
     }
+  }
+
+  /** c = phi''(h) z of every sample at times <= t_k on training points (S x W, columns < q filled). */
+  private curvature(k: number): Float64Array {
+    const { S, P, K1, d2T, zT } = this.site;
+    const W = P * K1, q = P * (k + 1);
+    for (let s = 0; s < S; s++) for (let x = 0; x < q; x++) this.c[s * W + x] = d2T[s * W + x] * zT[s * W + x];
+    return this.c;
   }
 
   /** Riders, upward pass: dh_test; kind r adds phi'(h_test) dh_test to out's rider rows. */
