@@ -27,12 +27,15 @@ const op = (scale: number) => {
   return C;
 };
 
-/** exact - Stein at t_k over one batch of samples (P x q) */
-function difference(act: ActivationName, kinkWidth: number | undefined, first: number): Float64Array {
+/**
+ * One layer marched to t_k with the fixed operators; the exact response row at t_k from its first Sr of S
+ * samples (P x q), the samples and the source's causal factor.
+ */
+function responseRow(act: ActivationName, kinkWidth: number | undefined, S: number, Sr: number, first: number) {
   const site = new LayerSamples(2, 2, S, P, 0, K1, activation(act), dense(P, P), 7, first);
   if (kinkWidth) site.kinkWidth = new Float64Array(P).fill(kinkWidth);
   const factor = new CausalFactor(P);
-  const exact = new ExactResponses(site, 'u', S);
+  const exact = new ExactResponses(site, 'u', Sr, true);
   const Ch = op(0.4), Cz = op(0.8);
   const out = new Float64Array(P * W);
   for (let kk = 0; kk <= k; kk++) {
@@ -43,13 +46,18 @@ function difference(act: ActivationName, kinkWidth: number | undefined, first: n
     factor.extend(kk, sig, W);
     site.backward(kk, rowOf(Cz), undefined);
     site.forward(kk, rowOf(Ch), factor.row(kk));
-    out.fill(0);
     exact.row(kk, rowOf(Ch), rowOf(Cz), out);
   }
+  return { row: Float64Array.from({ length: P * q }, (_, i) => out[Math.floor(i / q) * W + (i % q)]), site, factor };
+}
+
+/** exact - Stein at t_k over one batch of samples (P x q) */
+function difference(act: ActivationName, kinkWidth: number | undefined, first: number): Float64Array {
+  const { row, site, factor } = responseRow(act, kinkWidth, S, S, first);
   const stein = new Float64Array(P * q);
   for (let s = 0; s < S; s++) for (let a = 0; a < P; a++) for (let c = 0; c < q; c++) stein[a * q + c] += (site.gT[s * W + k * P + a] * site.xiU[s * W + c]) / S;
   const X = factor.solveRight(k, P, stein, 1e-12);
-  return Float64Array.from({ length: P * q }, (_, i) => out[Math.floor(i / q) * W + (i % q)] - X[i]);
+  return row.map((v, i) => v - X[i]);
 }
 
 /** largest |mean difference| over the entries, in standard errors of the mean over the batches */
@@ -78,30 +86,12 @@ describe('exact responses vs Stein', () => {
  * that the control variate's is (within 4 standard errors over 16 batches per entry) and that its spread over
  * the batches, summed over the entries, is smaller.
  */
-function responseRow(act: ActivationName, kinkWidth: number | undefined, S: number, Sr: number, first: number): Float64Array {
-  const site = new LayerSamples(2, 2, S, P, 0, K1, activation(act), dense(P, P), 7, first);
-  if (kinkWidth) site.kinkWidth = new Float64Array(P).fill(kinkWidth);
-  const factor = new CausalFactor(P);
-  const exact = new ExactResponses(site, 'u', Sr, true);
-  const Ch = op(0.4), Cz = op(0.8);
-  const out = new Float64Array(P * W);
-  for (let kk = 0; kk <= k; kk++) {
-    const rowOf = (C: Float64Array) => C.map((v, c) => (c % W < P * kk ? v : 0));
-    const sig = new Float64Array(P * W);
-    for (let a = 0; a < P; a++) for (let j = 0; j <= kk; j++) for (let b = 0; b < P; b++) sig[a * W + j * P + b] = sigma(kk, a, j, b);
-    factor.extend(kk, sig, W);
-    site.backward(kk, rowOf(Cz), undefined);
-    site.forward(kk, rowOf(Ch), factor.row(kk));
-    exact.row(kk, rowOf(Ch), rowOf(Cz), out);
-  }
-  return Float64Array.from({ length: P * q }, (_, i) => out[Math.floor(i / q) * W + (i % q)]);
-}
-
 function controlVariate(act: ActivationName, kinkWidth?: number): { bias: number; spread: number } {
   const Sr = S / 8;
   const runs = Array.from({ length: BATCHES }, (_, b) => {
-    const all = responseRow(act, kinkWidth, S, S, b * S);
-    return { cv: responseRow(act, kinkWidth, S, Sr, b * S).map((v, i) => v - all[i]), plain: responseRow(act, kinkWidth, Sr, Sr, b * S).map((v, i) => v - all[i]) };
+    const all = responseRow(act, kinkWidth, S, S, b * S).row;
+    const cv = responseRow(act, kinkWidth, S, Sr, b * S).row, plain = responseRow(act, kinkWidth, Sr, Sr, b * S).row;
+    return { cv: cv.map((v, i) => v - all[i]), plain: plain.map((v, i) => v - all[i]) };
   });
   let bias = 0, varCv = 0, varPlain = 0;
   for (let i = 0; i < P * q; i++) {

@@ -52,7 +52,8 @@ export const MONTE_CARLO_OPTIONS = {
 /**
  * Defaults, measured against the 5% standard of THEORY.md section 5 (test/dmft-mc-fixture.test.ts, bench/mc.ts,
  * examples/validate-mc.ts): 8 replicas of 1024 samples. The late losses' sampling error falls like 1/sqrt(S):
- * 5.4% with 2048 samples, 3.1% with 8192 (L = 2 tanh, gamma0 = 1, T = 20), which takes 59 s on one thread.
+ * 1.4% with 8192 samples (L = 2 tanh, gamma0 = 1, T = 20; 3.1% before the quasi-random sources of
+ * ./mc/layer.ts), which takes 57 s on one thread.
  * Exact responses come from 16 samples per replica: 64 moved the late losses by < 1% with the same samples, and
  * 8 moved the fixture's late train loss by -1.1%, the O(1/Sr) bias of noisy responses. dt = T / 36 gives one
  * grid step per interval of the usual 41 recorded times, also when they are snapped to a simulator's RK4 grid.

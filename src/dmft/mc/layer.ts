@@ -10,7 +10,8 @@ import type { Activation } from '../../theory/activations.js';
  *   u^1 = F_x xi (F_x F_x^T = K^x, constant),  u^l(t_k) = sum_{j<=k} L_kj xi_j  (l >= 2, ./factor.ts),
  *   r^L (one scalar),                          r^l(t_k) = sum_{j<=k} L_kj zeta_j (l < L),
  * from standard normals that are fixed per sample (common random numbers): sample s draws them from
- * stream(seed, 'mc', l, s) in a fixed order (training normals first). Everything a batch hands back is a partial
+ * stream(seed, 'mc', l, s) in a fixed order (training normals first), except those of t = 0, which form a
+ * randomized quasi-random point set over the batch (quasiRandomStart). Everything a batch hands back is a partial
  * sum over its samples (kernelRow, riderGram, riderSelf; ./responses.ts likewise), a pure function of
  * (operator rows, Delta, seed, sample range): batches summed in a fixed order give the same bits whichever
  * process runs them (the solver currently runs one batch per replica and layer).
@@ -93,6 +94,9 @@ export class LayerSamples {
       if (l < L) rng.fillNormal(this.epsR.subarray(s * K1 * Pt, (s + 1) * K1 * Pt));
     }
     this.quasiRandomStart(Fx, seed, s0);
+    if (l === 1)
+      for (let s = 0; s < S; s++)
+        for (let mu = 0; mu < n; mu++) this.u1[s * n + mu] = dot(Fx.data, mu * n, this.zx, s * n, n);
   }
 
   /**
@@ -125,9 +129,6 @@ export class LayerSamples {
     const dim = coords.length;
     const z = haltonNormals(S, dim, stream(seed, 'mc-qmc', l, s0));
     for (let s = 0; s < S; s++) coords.forEach(([arr, o, stride], d) => (arr[o + s * stride] = z[s * dim + d]));
-    if (l === 1)
-      for (let s = 0; s < S; s++)
-        for (let mu = 0; mu < n; mu++) this.u1[s * n + mu] = dot(Fx.data, mu * n, this.zx, s * n, n);
   }
 
   /** Initial guess of the training fields at t_k: linear extrapolation in time (r = step ratio). */
