@@ -30,6 +30,7 @@ describe('dmft solve: monte-carlo methods', () => {
     };
     refuse({ responses: 'adjoint' }, 'solver.responses');
     refuse({ responseSamples: 0 }, 'solver.responseSamples');
+    refuse({ responseSamplesB: 1.5 }, 'solver.responseSamplesB');
     refuse({ replicas: 1 }, 'solver.replicas');
     refuse({ ibpRidge: -1 }, 'solver.ibpRidge');
     refuse({ kinkWidth: 0 }, 'solver.kinkWidth');
@@ -53,6 +54,10 @@ describe('dmft solve: monte-carlo methods', () => {
   it('reports residual history, sampling errors and the opt-in outputs (kernels per layer, alignment, predictions, histograms)', () => {
     const r = solve(tiny({}, { kernels: true, alignment: true, predictions: true, histograms: true }));
     expect(r.meta.method).toBe('monte-carlo');
+    // response samples over the replicas, for A and B: 4 per replica for both (tanh), relu's B default 256 capped at the 32 per replica
+    expect(r.meta.responseSamples).toEqual({ A: 8, B: 8 });
+    expect(solve(tiny({}, {}, { activation: 'relu' })).meta.responseSamples).toEqual({ A: 8, B: 64 });
+    expect(solve(tiny({ responseSamplesB: 16 })).meta.responseSamples).toEqual({ A: 8, B: 32 });
     expect(r.meta.residual).toBeLessThan(1e-6);
     expect((r.meta.residualHistory as number[][]).length).toBe(2);
     const se = r.meta.samplingError as Record<string, unknown>;

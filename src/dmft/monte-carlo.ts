@@ -27,6 +27,7 @@ export interface McSolverOptions {
   replicas?: number;
   responses?: 'exact' | 'ibp';
   responseSamples?: number;
+  responseSamplesB?: number;
   ibpRidge?: number;
   dt?: number;
   tol?: number;
@@ -45,6 +46,7 @@ export const MONTE_CARLO_OPTIONS = {
   ...GRADIENT_INDEPENDENT_OPTIONS,
   responses: z.enum(['exact', 'ibp']).optional(),
   responseSamples: z.number().int().positive().optional(),
+  responseSamplesB: z.number().int().positive().optional(),
   ibpRidge: z.number().positive().optional(),
   kinkWidth: z.number().positive().optional(),
 };
@@ -63,10 +65,13 @@ export const MONTE_CARLO_OPTIONS = {
  * samples) and -3.4% (64); an absolute width 0.2, -0.9% (16) and -1.1% (128). In a variant that averaged the
  * equal-time term over all samples, widths 0.1 / 0.2 / 0.4 (128 response samples) gave -14.9 / -4.9 / -7.9%:
  * narrower widths are noisier, and noisy responses bias the losses (O(1/Sr)); wider ones smooth the kink away.
- * Hence 64 response samples per replica for kinked activations: on L = 3 relu, gamma0 = 0.5 (defaults, 10 seeds at
- * N = 1500) the train loss at t = 10 is +18% with 16, +6.0% with 64 (-5.0% without the kink terms).
+ * Hence more response samples for kinked activations: on L = 3 relu, gamma0 = 0.5 (10 seeds at N = 1500) the train
+ * loss at t = 10 is +18% with 16, +6.0% with 64 (-5.0% without the kink terms). The noise is B's (responses w.r.t.
+ * u, where delta(h) enters at zeroth order): on L = 2 relu, gamma0 = 1, T = 10 (16 replicas of 1024 samples) the
+ * replica spread of the train loss at t = 10 is 19.1% with 64 response samples for A and B, 8.6% with 64 for A and
+ * 256 for B, and 8.6% with 16 for A and 256 for B. So relu takes 16 for A and 256 for B (solver.responseSamplesB).
  */
-export const MC_DEFAULTS = { samples: 8192, replicas: 8, responseSamples: 16, steps: 36, tol: 1e-6, maxIterations: 40, ibpRidge: 1, kinkWidth: 0.25, kinkResponseSamples: 64 };
+export const MC_DEFAULTS = { samples: 8192, replicas: 8, responseSamples: 16, steps: 36, tol: 1e-6, maxIterations: 40, ibpRidge: 1, kinkWidth: 0.25, kinkResponseSamplesB: 256 };
 
 /**
  * Everything the replicas share, from the config: the problem of ./mc/march.ts and each replica's options.
@@ -80,7 +85,8 @@ export interface McPlan {
   /** samples per replica */
   M: number;
   responses: 'exact' | 'ibp' | 'none';
-  responseSamples: number;
+  /** per replica, for A and for B */
+  responseSamples: { A: number; B: number };
   maxStep: number;
   options: McSolverOptions;
 }
@@ -96,7 +102,8 @@ export function planMonteCarlo(cfg: Config, schedule: Schedule, o: McSolverOptio
   if (M < 2) throw new InputError('solver.samples', `needs at least 2 samples per replica (replicas = ${replicas}), got ${samples}`);
   const responses = method === 'gradient-independent' ? 'none' : (o.responses ?? 'exact');
   const act = activation(model.activation);
-  const responseSamples = Math.min(M, o.responseSamples ?? (act.kink ? MC_DEFAULTS.kinkResponseSamples : MC_DEFAULTS.responseSamples));
+  const A = o.responseSamples ?? MC_DEFAULTS.responseSamples;
+  const responseSamples = { A: Math.min(M, A), B: Math.min(M, o.responseSamplesB ?? (act.kink ? MC_DEFAULTS.kinkResponseSamplesB : A)) };
   const maxStep = o.dt ?? times[times.length - 1] / MC_DEFAULTS.steps;
   const grid = timeGrid(times, maxStep);
   const X = allInputs(cfg);
@@ -162,7 +169,7 @@ export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[
       responses,
       samples: M * replicas,
       replicas,
-      ...(responses === 'exact' ? { responseSamples: responseSamples * replicas } : {}),
+      ...(responses === 'exact' ? { responseSamples: { A: responseSamples.A * replicas, B: responseSamples.B * replicas } } : {}),
       grid: { points: plan.pb.t.length, maxStep },
       iterations: Math.max(...runs.map((x) => x.iterations)),
       maxStepIterations: Math.max(...runs.map((x) => x.maxStepIterations)),

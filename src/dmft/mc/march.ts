@@ -55,8 +55,8 @@ export interface McProblem {
 
 export interface McOptions {
   samples: number;
-  /** samples whose Jacobians give the exact responses (<= samples) */
-  responseSamples: number;
+  /** samples whose Jacobians give the exact responses (<= samples): Ar (A) and Bu (B) */
+  responseSamples: { A: number; B: number };
   responses: 'exact' | 'ibp' | 'none';
   /** Tikhonov regularization of the integration-by-parts inverse, relative to each block's largest variance */
   ibpRidge: number;
@@ -145,7 +145,7 @@ class Replica {
     this.fR = this.layers.map((x) => (x.l < L ? new CausalFactor(P) : undefined));
     if (opt.responses === 'exact')
       for (const site of this.layers)
-        for (const kind of this.kinds(site.l)) this.exact.set(`${site.l}${kind}`, new ExactResponses(site, kind, Math.min(opt.responseSamples, S), pb.act.kink));
+        for (const kind of this.kinds(site.l)) this.exact.set(`${site.l}${kind}`, new ExactResponses(site, kind, Math.min(kind === 'r' ? opt.responseSamples.A : opt.responseSamples.B, S), pb.act.kink));
     this.delta = new Float64Array(this.K1 * P);
     this.ftest = new Float64Array(this.K1 * Pt);
     this.Kprev = new Float64Array(n * P);
