@@ -25,8 +25,9 @@ const cases = [1, 0.5, 1.5].flatMap((gamma0) =>
 );
 
 /**
- * The high-precision checks (`npm run validate -- mc-precise`, about 30 minutes on 2 cores): 32768 samples
- * against 30 seeds, where both sampling errors are small enough to test the 5% standard at late times.
+ * The high-precision checks (`npm run validate -- mc-precise`): 32768 samples against 30 seeds, where both
+ * sampling errors are small enough to test the 5% standard at late times. About 30 minutes on 2 cores with 64
+ * response samples for relu's B; the default is now 256, which takes longer (not timed).
  */
 const PRECISE = {
   cases: [
@@ -48,14 +49,14 @@ export function validationConfig(depth: number, activation: string, gamma0: numb
   });
 }
 
-/** The relu rows of the matrix alone (`npm run validate -- mc-relu`, about 18 minutes on 2 cores). */
+/** The relu rows of the matrix alone (`npm run validate -- mc-relu`, about 35 minutes on 2 cores). */
 export const validateMcRelu = (onRow?: (row: string) => void) => validateMc(onRow, undefined, { cases: cases.filter((c) => c.activation === 'relu'), seeds: SEEDS });
 
 export const validateMcPrecise = (onRow?: (row: string) => void, onCase?: (name: string, sim: Result, theory: Result) => void) =>
   validateMc(onRow, onCase, PRECISE);
 
 /**
- * `onRow` sees each table row as soon as its case is done (the matrix takes about 40 minutes on 2 cores),
+ * `onRow` sees each table row as soon as its case is done (the matrix takes about 50 minutes on 2 cores),
  * `onCase` the curves behind it.
  */
 export async function validateMc(
