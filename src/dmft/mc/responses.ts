@@ -78,7 +78,7 @@ export class ExactResponses {
     const cv = this.controlVariate ? 1 : 0;
     for (let a = 0; a < P; a++) out.fill(0, a * W, a * W + q);
     if (cv) {
-      this.site.productRow(k, d1T, d1Row, cDiag);
+      this.site.productRow(k, d1T, d1Row, cDiag); // its diag (sums of phi') is not needed: overwritten or unused
       if (this.kind === 'u') this.site.productRow(k, this.curvature(k), cRow, cDiag);
       for (let a = 0; a < P; a++)
         for (let x = 0; x < q; x++) {
