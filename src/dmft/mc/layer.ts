@@ -116,8 +116,8 @@ export class LayerSamples {
     const coords: [Float64Array, number, number][] = [];
     if (l === L) coords.push([this.rL, 0, 1]);
     if (l === 1) {
-      const norm = (c: number) => Array.from({ length: n }, (_, mu) => Fx.data[mu * n + c] ** 2).reduce((a, b) => a + b, 0);
-      const cols = Array.from({ length: n }, (_, c) => c).filter((c) => norm(c) > 0).sort((a, b) => norm(b) - norm(a));
+      const norm = Array.from({ length: n }, (_, c) => Array.from({ length: n }, (_, mu) => Fx.data[mu * n + c] ** 2).reduce((a, b) => a + b, 0));
+      const cols = Array.from({ length: n }, (_, c) => c).filter((c) => norm[c] > 0).sort((a, b) => norm[b] - norm[a]);
       coords.push(...cols.map((c): [Float64Array, number, number] => [this.zx, c, n]));
     }
     const source = (xi: Float64Array, eps: Float64Array) => {

@@ -74,10 +74,9 @@ export class ExactResponses {
     const W = P * K1, q = P * (k + 1), blk = this.block(k), Sr = this.Sr;
     // mean over all S of J1, from the slope rows <phi'_a(t_k) phi'_b(t_j)> (and <c_a(t_k) c_b(t_j)>, <c_a(t_k)>)
     const { d1Row, cRow, cDiag } = this;
-    // with the control variate: out = mean_S(J1), and cv = 1 subtracts J1 of each response sample below
-    const cv = this.controlVariate ? 1 : 0;
+    // with the control variate, out starts at mean_S(J1), and J1 of each response sample is subtracted below
     for (let a = 0; a < P; a++) out.fill(0, a * W, a * W + q);
-    if (cv) {
+    if (this.controlVariate) {
       this.site.productRow(k, d1T, d1Row, cDiag); // its diag (sums of phi') is not needed: overwritten or unused
       if (this.kind === 'u') this.site.productRow(k, this.curvature(k), cRow, cDiag);
       for (let a = 0; a < P; a++)
@@ -102,14 +101,12 @@ export class ExactResponses {
         }
         // out += (J - J1) / Sr
         const o = a * W, row = s * W;
-        if (this.kind === 'r')
-          for (let x = 0; x < q; x++) out[o + x] += (this.dphi[base + a * q + x] - cv * d1a * Ch[o + x] * d1T[row + x]) / Sr;
+        axpy(1 / Sr, this.kind === 'r' ? this.dphi : this.dg, base + a * q, out, o, q);
+        if (!this.controlVariate) continue;
+        if (this.kind === 'r') for (let x = 0; x < q; x++) out[o + x] -= (d1a * Ch[o + x] * d1T[row + x]) / Sr;
         else {
-          for (let x = 0; x < q; x++) {
-            const cb = d2T[row + x] * zT[row + x];
-            out[o + x] += (this.dg[base + a * q + x] - cv * (ca * Ch[o + x] * cb + d1a * Cz[o + x] * d1T[row + x])) / Sr;
-          }
-          out[o + k * P + a] -= (cv * ca) / Sr;
+          for (let x = 0; x < q; x++) out[o + x] -= (ca * Ch[o + x] * d2T[row + x] * zT[row + x] + d1a * Cz[o + x] * d1T[row + x]) / Sr;
+          out[o + k * P + a] -= ca / Sr;
         }
       }
     }
