@@ -34,6 +34,8 @@ describe('dmft solve: monte-carlo methods', () => {
     refuse({ replicas: 1 }, 'solver.replicas');
     refuse({ ibpRidge: -1 }, 'solver.ibpRidge');
     refuse({ kinkWidth: 0 }, 'solver.kinkWidth');
+    // tanh has no kink to smooth: refused rather than ignored
+    refuse({ kinkWidth: 0.25 }, 'solver.kinkWidth');
     const gi = { ...tiny().solver, responseSamples: undefined };
     delete gi.responseSamples;
     expect(() => solve(parseConfig({ ...tiny(), solver: { ...gi, method: 'gradient-independent', responses: 'exact' } }))).toThrow(/^solver\.responses: unknown option/);

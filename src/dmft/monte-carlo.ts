@@ -102,6 +102,8 @@ export function planMonteCarlo(cfg: Config, schedule: Schedule, o: McSolverOptio
   if (M < 2) throw new InputError('solver.samples', `needs at least 2 samples per replica (replicas = ${replicas}), got ${samples}`);
   const responses = method === 'gradient-independent' ? 'none' : (o.responses ?? 'exact');
   const act = activation(model.activation);
+  if (o.kinkWidth !== undefined && !act.kink)
+    throw new InputError('solver.kinkWidth', `smooths the delta(h) of a kinked activation (relu); ${model.activation} has none`);
   const A = o.responseSamples ?? MC_DEFAULTS.responseSamples;
   const responseSamples = { A: Math.min(M, A), B: Math.min(M, o.responseSamplesB ?? (act.kink ? MC_DEFAULTS.kinkResponseSamplesB : A)) };
   const maxStep = o.dt ?? times[times.length - 1] / MC_DEFAULTS.steps;

@@ -45,7 +45,7 @@ export class LayerSamples {
   private readonly W: number;
   /**
    * Keep phi'(h) and phi''(h) at the current time as they are (set by the Monte Carlo march for kinked
-   * activations after the first sweep of a step, ./march.ts): h, phi(h) and g still update.
+   * activations, from the predictor or the first sweep at t = 0, ./march.ts): h, phi(h) and g still update.
    */
   slopeFrozen = false;
   /**
