@@ -185,7 +185,7 @@ class Replica {
         // it would flip at every sweep. phi'(h(t_k)) is therefore the slope at the predictor's h(t_k), linearly
         // extrapolated from t_{k-1}, t_{k-2}: off by O(dt^2), it picks the wrong side only for samples that close
         // to the kink, and the march stays second order in dt (L = 2 relu, gamma0 = 1.5, 65536 samples, dt = 0.5,
-        // 0.25, 0.125: the train loss 0.162 at t = 2 changes by 2.7e-4, then 0.7e-4). The slope of the step's
+        // 0.25, 0.125: the train loss 0.162 at t = 2 changes by 2.2e-4, then 0.7e-4). The slope of the step's
         // first sweep, which adds the equal-time term of the predicted slope, was first order (4.9e-4, then
         // 2.3e-4; 0.2% off at t = 2 with the default step). At t_0 and t_1, with no trend to extrapolate, the
         // slope is the first sweep's (test/dmft-mc-kink.test.ts checks the order).
