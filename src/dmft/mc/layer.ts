@@ -45,7 +45,7 @@ export class LayerSamples {
   private readonly W: number;
   /**
    * Keep phi'(h) and phi''(h) at the current time as they are (set by the Monte Carlo march for kinked
-   * activations, from the predictor or the first sweep at t = 0, ./march.ts): h, phi(h) and g still update.
+   * activations: the predictor's, or the first sweep's at t_0 and t_1, ./march.ts): h, phi(h) and g still update.
    */
   slopeFrozen = false;
   /**
