@@ -8,6 +8,7 @@ import { parseConfig } from '../src/core/config.js';
 import { InputError } from '../src/core/errors.js';
 import { relativeLossError } from '../src/dmft/observables.js';
 import { solve } from '../src/dmft/solve.js';
+import { simulate } from '../src/sim/ensemble.js';
 import { initialKernels } from '../src/theory/kernels.js';
 import { allInputs } from '../src/theory/lazy.js';
 
@@ -84,6 +85,25 @@ describe('dmft solve: outputs', () => {
     const A0 = quad / (Math.sqrt(frob) * y.reduce((s, v) => s + v * v, 0));
     expect((r.alignment as number[])[0]).toBeCloseTo(A0, 12);
     expect(r.ntkFinal).toEqual(k.ntk[3].slice(0, P).map((row) => row.slice(0, P)));
+  });
+
+  it('simulate reports the kernels in the same layout as solve, and they agree within the width-N fluctuations', () => {
+    const c = cfg({ activation: 'linear', depth: 2 }, { output: { kernels: true } });
+    type Kernels = { Phi: number[][][][]; G: number[][][][]; ntk: number[][][] };
+    const N = 1024;
+    const theory = solve(c).kernels as Kernels, sim = simulate(c, { width: N, seeds: 1, integrator: 'rk4' }).kernels as Kernels;
+    const shape = (k: Kernels) => [k.Phi.length, k.Phi[0].length, k.Phi[0][0].length, k.G.length, k.G[1].length, k.ntk.length, k.ntk[0].length];
+    expect(shape(sim)).toEqual(shape(theory));
+    expect(shape(sim)).toEqual([2, 4, 10, 2, 4, 4, 10]);
+    // an entry of a width-N Gram matrix fluctuates by ~ sqrt((K_aa K_bb + K_ab^2) / N) <= sqrt(2 / N) max_a K_aa
+    // (THEORY.md section 5); 6 of those over every layer, time and pair of points
+    for (const which of ['Phi', 'G'] as const)
+      for (let l = 0; l < 2; l++)
+        for (let k = 0; k < 4; k++) {
+          const T = theory[which][l][k], S = sim[which][l][k];
+          const scale = Math.max(...T.map((row, a) => row[a]));
+          for (let a = 0; a < 10; a++) for (let b = 0; b < 10; b++) expect(Math.abs(S[a][b] - T[a][b])).toBeLessThan(6 * Math.sqrt(2 / N) * scale);
+        }
   });
 
   it('two-layer: histograms are densities, meta has the particles, evaluations and sampling error', () => {

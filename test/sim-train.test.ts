@@ -124,9 +124,12 @@ describe('seeds', () => {
     const ens = simulate(cfg, { width: 16, seeds: 2, integrator: 'rk4' });
     const runs = [0, 1].map((seed) => simulateNetwork(cfg, { width: 16, seed, integrator: 'rk4' }));
     const k = ens.kernels as { Phi: number[][][][]; G: number[][][][]; ntk: number[][][] };
-    expect(k.Phi).toHaveLength(5);
-    expect(k.Phi[4]).toHaveLength(2); // Phi^1, Phi^2
-    expect(k.G[4][1]).toHaveLength(13); // G^2 over 8 train + 5 test points
+    // layer-major, as the solvers report them: Phi[l - 1][k] = Phi^l at t[k]
+    expect(k.Phi).toHaveLength(2); // Phi^1, Phi^2
+    expect(k.Phi[1]).toHaveLength(5); // recorded times
+    expect(k.G[1][4]).toHaveLength(13); // G^2 over 8 train + 5 test points
+    expect(k.G[1][4][12][3]).toBeCloseTo((runs[0].kernels![4].G[1][12][3] + runs[1].kernels![4].G[1][12][3]) / 2, 14);
+    expect(k.Phi[0][3][2][7]).toBeCloseTo((runs[0].kernels![3].Phi[0][2][7] + runs[1].kernels![3].Phi[0][2][7]) / 2, 14);
     expect(k.ntk[4][12][3]).toBeCloseTo((runs[0].kernels![4].ntk[12][3] + runs[1].kernels![4].ntk[12][3]) / 2, 14);
     // the train block of the last NTK is ntkFinal
     expect(ens.ntkFinal[2][5]).toBeCloseTo(k.ntk[4][2][5], 14);

@@ -90,8 +90,10 @@ export function ensembleResult(cfg: Config, opts: EnsembleOptions, runs: readonl
     };
   if (cfg.output.kernels) {
     const over = (pick: (k: KernelSnapshot) => Nested) => mean(runs.map((r) => r.kernels!.map(pick)));
-    // kernels.Phi[k][i] = Phi^{i+1} at t[k] over train then test points; likewise G; ntk[k]
-    result.kernels = { Phi: over((k) => k.Phi), G: over((k) => k.G), ntk: over((k) => k.ntk) };
+    // layer-major like the solvers' results: kernels.Phi[l - 1][k] = Phi^l at t[k] over train then test points
+    // (l = 1..L); likewise G; ntk[k]
+    const perLayer = (perTime: Nested) => (perTime as Nested[][])[0].map((_, l) => (perTime as Nested[][]).map((layers) => layers[l]));
+    result.kernels = { Phi: perLayer(over((k) => k.Phi)), G: perLayer(over((k) => k.G)), ntk: over((k) => k.ntk) };
   }
   return result;
 }
