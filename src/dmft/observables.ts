@@ -59,3 +59,32 @@ export function preactivationHistogram(h0: Float64Array, h1: Float64Array) {
   };
   return { edges: Array.from({ length: BINS + 1 }, (_, i) => lo + i * width), initial: density(h0), final: density(h1) };
 }
+
+/**
+ * The train loss of gradient flow along a recorded NTK path (THEORY.md section 2): dDelta/dt = -(1/P) K(t) Delta
+ * from Delta(t_0) = y, with K(t) = the train blocks `K[k]` at the times `t[k]`, linear in between, by RK4 with
+ * `substeps` steps per interval. Used to attribute a gap between two loss curves to the kernels that drive it
+ * (examples/kernel-swap.ts); with a constant path it is the static-NTK curve.
+ */
+export function lossAlongNtk(t: readonly number[], K: readonly (readonly (readonly number[])[])[], y: readonly number[], substeps = 50): number[] {
+  const P = y.length;
+  let d = Float64Array.from(y);
+  const out = [halfMeanSquare(d)];
+  const rate = (k: number, a: number, x: Float64Array) =>
+    Float64Array.from({ length: P }, (_, i) => {
+      let s = 0;
+      for (let j = 0; j < P; j++) s += ((1 - a) * K[k - 1][i][j] + a * K[k][i][j]) * x[j];
+      return -s / P;
+    });
+  const step = (x: Float64Array, c: number, v: Float64Array) => x.map((xi, i) => xi + c * v[i]);
+  for (let k = 1; k < t.length; k++) {
+    const h = (t[k] - t[k - 1]) / substeps;
+    for (let j = 0; j < substeps; j++) {
+      const [a0, a1, a2] = [j / substeps, (j + 0.5) / substeps, (j + 1) / substeps];
+      const k1 = rate(k, a0, d), k2 = rate(k, a1, step(d, h / 2, k1)), k3 = rate(k, a1, step(d, h / 2, k2)), k4 = rate(k, a2, step(d, h, k3));
+      d = d.map((v, i) => v + (h / 6) * (k1[i] + 2 * k2[i] + 2 * k3[i] + k4[i]));
+    }
+    out.push(halfMeanSquare(d));
+  }
+  return out;
+}
