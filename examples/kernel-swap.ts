@@ -35,7 +35,8 @@ export async function kernelSwap(cfg: Config, run: { width: number; seeds: numbe
 export function swapCurves(cfg: Config, sim: Result, theory: Result): { simPath: number[]; dmftPath: number[]; swapped: Record<string, number[]> } {
   const L = cfg.model.depth, P = cfg.data.X.length, y = cfg.data.y, t = sim.t;
   const S = sim.kernels as Kernels, D = theory.kernels as Kernels;
-  const train = (rows: number[][]): Dense => fromRows(rows.slice(0, P).map((r) => r.slice(0, P)));
+  const trainRows = (rows: number[][]) => rows.slice(0, P).map((r) => r.slice(0, P));
+  const train = (rows: number[][]): Dense => fromRows(trainRows(rows));
   const Kx = block(initialKernels(allInputs(cfg), L, cfg.model.activation).Phi[0], 0, P, 0, P);
   const ones = dense(P, P, new Float64Array(P * P).fill(1));
   // the simulations' kernel `which`^l at time k, or (swapped) with its change since t = 0 from the DMFT
@@ -54,7 +55,7 @@ export function swapCurves(cfg: Config, sim: Result, theory: Result): { simPath:
   const names = [...Array.from({ length: L }, (_, i) => `G^${i + 1}`), ...Array.from({ length: L }, (_, i) => `Phi^${i + 1}`)];
   return {
     simPath: lossAlongNtk(t, path('none'), y),
-    dmftPath: lossAlongNtk(t, D.ntk.map((K) => K.slice(0, P).map((r) => r.slice(0, P))), y),
+    dmftPath: lossAlongNtk(t, D.ntk.map(trainRows), y),
     swapped: Object.fromEntries(names.map((name) => [name, lossAlongNtk(t, path(name), y)])),
   };
 }
