@@ -50,6 +50,15 @@ describe('dmft command line', () => {
     expect(JSON.parse(readFileSync(out, 'utf8')).trainLoss).toEqual(res.trainLoss);
   });
 
+  it("solve warns on stderr when the Monte Carlo solution fails its self-check (meta.consistency), and exits 0", () => {
+    // gradient independence leaves out the responses, so its output read off the fields is not the NTK flow's
+    const gi = { ...config, model: { depth: 2, activation: 'tanh', gamma0: 1.5 }, solver: { method: 'gradient-independent', samples: 3072, replicas: 6, dt: 0.25 } };
+    const r = dmft(['solve', '-', '--workers', '1'], JSON.stringify(gi));
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).meta.consistency.note).toMatch(/gradient independence/);
+    expect(r.err).toMatch(/^dmft: warning: the train loss read off the fields differs from the NTK flow's by up to [0-9.]+% \([0-9.]+ standard errors\)/m);
+  });
+
   it('kernels writes Phi^l, G^l and the NTK over train + test points', () => {
     const r = dmft(['kernels', '-'], JSON.stringify(config));
     expect(r.code).toBe(0);

@@ -186,6 +186,7 @@ export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[
         ...(output.alignment ? { alignmentSem: sem((r) => runs[r].records.map((rec) => alignment(rec.ntk, data.y))) } : {}),
       },
       errorEstimate: Math.max(relativeLossError(trainLossSem, trainLoss), testLossSem ? relativeLossError(testLossSem, testLoss!) : 0),
+      consistency: consistency(runs, data.y, trainLoss, method),
       timing: sumTimes(runs),
       seed: solver.seed,
       ...(o.controlVariate === false ? { controlVariate: false } : {}),
@@ -205,6 +206,56 @@ export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[
     );
   return result;
 }
+
+/**
+ * Self-consistency check of the solution (meta.consistency): the train loss of the output read off the fields
+ * (McRecord.fFields) against that of the NTK flow (y - Delta). Both are the cross-replica estimate
+ * sum_{r != r'} (y - f_r) . (y - f_r') / (2 P R (R - 1)), free of the replicas' sampling variance (R >= 2 replicas), so
+ * their difference has mean zero at the DMFT fixed point up to the O(dt^2) of the march; its standard error is
+ * the jackknife over replicas (R >= 3). `deviation`: max over times of |difference| / max(loss, 1% of its start),
+ * as the validation standard; `standardErrors`: the largest |difference| / SE over times t > 0.
+ */
+function consistency(runs: readonly McRun[], y: readonly number[], trainLoss: number[], method: string) {
+  const R = runs.length, P = y.length;
+  const cross = (e: number[][]) => {
+    let s = 0;
+    for (let a = 0; a < P; a++) {
+      let sum = 0, sq = 0;
+      for (const er of e) (sum += er[a]), (sq += er[a] * er[a]);
+      s += sum * sum - sq;
+    }
+    return s / (2 * P * e.length * (e.length - 1));
+  };
+  const residuals = (i: number, fields: boolean, skip = -1) =>
+    runs.filter((_, r) => r !== skip).map((run) => (fields ? run.records[i].fFields.map((f, a) => y[a] - f) : run.records[i].delta));
+  const loss = (i: number, fields: boolean, skip = -1) => cross(residuals(i, fields, skip));
+  const times = trainLoss.map((_, i) => i);
+  const fromFields = times.map((i) => loss(i, true));
+  const difference = times.map((i) => fromFields[i] - loss(i, false));
+  const out: { trainLossFromFields: number[]; deviation: number; standardErrors?: number; note?: string } = {
+    trainLossFromFields: fromFields,
+    deviation: relativeLossError(difference, trainLoss),
+  };
+  if (R >= 3) {
+    const se = times.map((i) => {
+      const loo = runs.map((_, r) => loss(i, true, r) - loss(i, false, r));
+      const m = loo.reduce((s, v) => s + v, 0) / R;
+      return Math.sqrt(((R - 1) / R) * loo.reduce((s, v) => s + (v - m) ** 2, 0));
+    });
+    out.standardErrors = Math.max(...times.slice(1).map((i) => Math.abs(difference[i]) / Math.max(se[i], 1e-300)));
+    if (out.deviation > CONSISTENCY_NOTE.deviation && out.standardErrors > CONSISTENCY_NOTE.standardErrors)
+      out.note =
+        `the train loss read off the fields differs from the NTK flow's by up to ${(100 * out.deviation).toFixed(1)}% ` +
+        `(${out.standardErrors.toFixed(1)} standard errors): ` +
+        (method === 'gradient-independent'
+          ? 'as expected of gradient independence, which leaves out the response functions'
+          : 'the response functions are not accurate here, and the losses may be biased (README, Known limits)');
+  }
+  return out;
+}
+
+/** meta.consistency.note: a difference above 5% (the validation standard) and 4 standard errors. */
+const CONSISTENCY_NOTE = { deviation: 0.05, standardErrors: 4 };
 
 function average(rows: number[][]): number[] {
   return rows[0].map((_, j) => rows.reduce((s, r) => s + r[j], 0) / rows.length);

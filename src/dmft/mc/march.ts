@@ -70,6 +70,13 @@ export interface McOptions {
 /** Per recorded time: Delta (train), f_test, and the equal-time kernels over all points. */
 export interface McRecord {
   delta: number[];
+  /**
+   * The network's output on the training points read off the fields, (1/gamma0) <z^L(t) phi(h^L(t)) - r^L phi(h^L(0))>
+   * (THEORY.md section 3: z^L is the readout; centered), where y - delta is its value from the NTK flow. The two
+   * agree at the DMFT fixed point; they differ when the responses are wrong (with A = B = 0 by far), so their
+   * difference checks the solution without a simulation (monte-carlo.ts, meta.consistency).
+   */
+  fFields: number[];
   ftest: number[];
   ntk: Dense;
   Phi: Dense[];
@@ -425,8 +432,12 @@ class Replica {
       for (let i = 0; i < L; i++) s += (i < L - 1 ? G[i + 1].data[c] : 1) * Phi[i].data[c];
       ntk.data[c] = s + this.shift[c];
     }
+    const top = this.layers[L - 1], fFields = new Array<number>(P).fill(0);
+    for (let x = 0; x < top.S; x++)
+      for (let a = 0; a < P; a++) fFields[a] += top.zT[x * W + k * P + a] * top.phT[x * W + k * P + a] - top.rL[x] * top.phT[x * W + a];
     return {
       delta: Array.from(this.delta.subarray(k * P, (k + 1) * P)),
+      fFields: fFields.map((v) => v / (top.S * this.pb.gamma0)),
       ftest: Array.from(this.ftest.subarray(k * Pt, (k + 1) * Pt)),
       ntk,
       Phi,
