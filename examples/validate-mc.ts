@@ -40,6 +40,12 @@ const PRECISE = {
   seeds: 30,
 };
 
+/** meta.consistency of a Monte Carlo result: the fields' train loss against the NTK flow's, and in standard errors. */
+function selfCheck(theory: Result): string {
+  const c = theory.meta.consistency as { deviation: number; standardErrors?: number; note?: string };
+  return `${(100 * c.deviation).toFixed(1)}% (${c.standardErrors?.toFixed(1) ?? '-'})${c.note ? ' note' : ''}`;
+}
+
 export function validationConfig(depth: number, activation: string, gamma0: number, samples?: number): Config {
   return parseConfig({
     data: { synthetic: { kind: 'single-index', P: 10, Ptest: 20, D: 8, seed: 1 } },
@@ -65,8 +71,8 @@ export async function validateMc(
   run: { cases: typeof cases; samples?: number; seeds: number } = { cases, seeds: SEEDS },
 ): Promise<string> {
   const rows = [
-    '| case | max dev. train | max dev. test | sim. rel. SEM | DMFT rel. SEM | max dev. / combined SE | sim. s | DMFT s | within 5% |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| case | max dev. train | max dev. test | sim. rel. SEM | DMFT rel. SEM | max dev. / combined SE | sim. s | DMFT s | within 5% | self-check (SE) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const c of run.cases) {
     const cfg = validationConfig(c.depth, c.activation, c.gamma0, run.samples);
@@ -76,7 +82,7 @@ export async function validateMc(
       theory = await solveWorkers(cfg, { times: sim.t });
     } catch (e) {
       // e.g. ConvergenceError: reported in the table, the other cases still run
-      rows.push(`| ${c.name} | - | - | - | - | - | ${sim.meta.seconds.toFixed(0)} | - | NO: ${(e as Error).message} |`);
+      rows.push(`| ${c.name} | - | - | - | - | - | ${sim.meta.seconds.toFixed(0)} | - | NO: ${(e as Error).message} | - |`);
       onRow?.(rows[rows.length - 1]);
       continue;
     }
@@ -91,7 +97,7 @@ export async function validateMc(
     const simSem = Math.max(relativeLossError(sim.trainLossSem!, sim.trainLoss), relativeLossError(sim.testLossSem!, sim.testLoss!));
     const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
     rows.push(
-      `| ${c.name} | ${pct(train)} | ${pct(test)} | ${pct(simSem)} | ${pct(theory.meta.errorEstimate as number)} | ${Math.max(...z).toFixed(2)} | ${sim.meta.seconds.toFixed(0)} | ${theory.meta.seconds.toFixed(0)} | ${Math.max(train, test) <= TOLERANCE ? 'yes' : 'NO'} |`,
+      `| ${c.name} | ${pct(train)} | ${pct(test)} | ${pct(simSem)} | ${pct(theory.meta.errorEstimate as number)} | ${Math.max(...z).toFixed(2)} | ${sim.meta.seconds.toFixed(0)} | ${theory.meta.seconds.toFixed(0)} | ${Math.max(train, test) <= TOLERANCE ? 'yes' : 'NO'} | ${selfCheck(theory)} |`,
     );
     onRow?.(rows[rows.length - 1]);
   }
