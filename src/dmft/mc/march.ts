@@ -16,14 +16,15 @@ import { ExactResponses, ibpRiderCorrection, ibpSolve, ibpSums, type ResponseKin
  *   up   l = 1..L:  Ch^l row k -> u^l(t_k) from Phi^{l-1}'s causal factor -> h^l(t_k) -> Phi^l row k
  *                   -> the responses of layer l, row k (exact forward-mode or integration by parts, ./responses.ts),
  * then
- *   NTK K(t_k) = sum_{l=0..L} G^{l+1}(t_k,t_k) Phi^l(t_k,t_k) and Delta(t_k) by Crank-Nicolson,
+ *   NTK K(t_k) = sum_{l=0..L} G^{l+1}(t_k,t_k) Phi^l(t_k,t_k), and Delta(t_k) = y - f(t_k) with f read off the top layer's
+ *   fields (McProblem.output 'fields'), or Delta(t_k) by Crank-Nicolson along the NTK ('ntk'),
  * with the memory operators (trapezoid weights w_i of int_0^{t_k}, Delta(t_i) and gamma0 inside)
  *   Ch^1(k,i) = gamma0 w_i/P K^x diag Delta(i),  Ch^l(k,i) = Ar^{l-1}(k,i) + gamma0 w_i/P Phi^{l-1}(k,i) diag Delta(i),
  *   Cz^L(k,i) = gamma0 w_i/P 1 Delta(i)^T,       Cz^l(k,i) = Bu^{l+1}(k,i) + gamma0 w_i/P G^{l+1}(k,i) diag Delta(i).
  * The sources use fixed per-sample normals, so the solution is a deterministic function of them and needs no
  * damping. Test points ride along after each step has converged (they do not drive the dynamics): their
  * sources at t_k are drawn conditionally on the sample's training normals, then fields, kernel rows, responses
- * up the layers and down again, and f_test by the same Crank-Nicolson rule.
+ * up the layers and down again, and f_test by the same Crank-Nicolson rule along the NTK.
  */
 export interface McProblem {
   Kx: Dense;
@@ -51,6 +52,26 @@ export interface McProblem {
    * which a perturbation moves a sample across the kink, and deep relu losses come out too low at late times.
    */
   kinkWidth?: Float64Array[];
+  /**
+   * Where the outputs f come from.
+   * 'fields': f(t) = (1/gamma0) <z^L(t) phi(h^L(t)) - r^L phi(h^L(0))> over the batch (THEORY.md section 3: z^L is
+   *   the readout w; centered), the network's output itself, as the two-layer particles have it.
+   * 'ntk': df/dt = K Delta / P along the sampled NTK (section 2).
+   * The two agree at the fixed point when the NTK's Gram form holds at every instant. With relu it does not: a
+   * unit held at the kink (sliding, Filippov) chatters across it, and the NTK read at an instant counts its share
+   * of df/dt, which is zero since phi(h) stays 0. Networks show it (their loss stays above the flow along their
+   * own recorded NTKs), and the relu flow learned too fast (README, Known limits). So the full solution of a
+   * kinked activation reads f off the fields. Smooth activations flow along the NTK: its control variate
+   * (ntkExact0) makes the late train loss's variance 2.2x smaller than the fields' f (L = 2 tanh, gamma0 = 1.5,
+   * T = 10, 8 x 1024 samples: relative SE 1.79% against 2.63% at t = 10; means 0.00140 and 0.00144), and adding
+   * the same shift K(0) - K_S(0) to the fields' f did not help (3.07%), since the batch's f moves through its
+   * layers' own samples, not through K_S(0). Gradient independence flows along the NTK (its fields leave out the
+   * responses, so they do not give its f), and so does gamma0 = 0. Test points (riders) always flow along the
+   * NTK: they keep no history of their own sources (each time's innovation is drawn afresh), so their
+   * (phi(h(t)) - phi(h(0))) / gamma0 would carry independent noise (L = 2 relu, gamma0 = 0.01: test loss SE ~1
+   * against a loss of 0.2).
+   */
+  output: 'fields' | 'ntk';
 }
 
 export interface McOptions {
@@ -69,12 +90,16 @@ export interface McOptions {
 
 /** Per recorded time: Delta (train), f_test, and the equal-time kernels over all points. */
 export interface McRecord {
+  /** y - f on the training points (McProblem.output) */
   delta: number[];
+  /** Delta of the NTK flow along the replica's sampled NTKs (the same as delta when McProblem.output is 'ntk') */
+  deltaNtk: number[];
   /**
    * The network's output on the training points read off the fields, (1/gamma0) <z^L(t) phi(h^L(t)) - r^L phi(h^L(0))>
-   * (THEORY.md section 3: z^L is the readout; centered), where y - delta is its value from the NTK flow. The two
-   * agree at the DMFT fixed point; they differ when the responses are wrong (with A = B = 0 by far), so their
-   * difference checks the solution without a simulation (monte-carlo.ts, meta.consistency).
+   * (THEORY.md section 3: z^L is the readout; centered), and y - deltaNtk its value from the NTK flow. The two
+   * agree at the DMFT fixed point when the NTK's Gram form holds; they differ when the responses are wrong (with
+   * A = B = 0 by far) and where units slide along relu's kink (McProblem.output), so their difference checks the
+   * solution without a simulation (monte-carlo.ts, meta.consistency).
    */
   fFields: number[];
   ftest: number[];
@@ -122,7 +147,10 @@ class Replica {
   /** the riders' conditional sources u^l(t_k) = M xi + F eps of the current step, per layer index */
   private readonly upCond: ({ M: Float64Array; F: Float64Array } | undefined)[] = [];
   private readonly delta: Float64Array;
+  /** the NTK flow's Delta when it does not drive (output 'fields'; else the same array as delta) */
+  private readonly deltaNtk: Float64Array;
   private readonly ftest: Float64Array;
+  private readonly fFields: Float64Array;
   private Kprev: Float64Array;
   private Kcur: Float64Array;
   private w: Float64Array = new Float64Array(1);
@@ -154,7 +182,9 @@ class Replica {
       for (const site of this.layers)
         for (const kind of this.kinds(site.l)) this.exact.set(`${site.l}${kind}`, new ExactResponses(site, kind, Math.min(kind === 'r' ? opt.responseSamples.A : opt.responseSamples.B, S), pb.act.kink));
     this.delta = new Float64Array(this.K1 * P);
+    this.deltaNtk = pb.output === 'fields' ? new Float64Array(this.K1 * P) : this.delta;
     this.ftest = new Float64Array(this.K1 * Pt);
+    this.fFields = new Float64Array(P);
     this.Kprev = new Float64Array(n * P);
     this.Kcur = new Float64Array(n * P);
     this.shift = new Float64Array(n * n);
@@ -212,6 +242,10 @@ class Replica {
             history,
           );
       }
+      if (this.pb.output === 'fields') {
+        if (k === 0) this.deltaNtk.set(this.pb.y);
+        else this.stepFlow(k, this.deltaNtk);
+      }
       if (this.Pt > 0) this.time('riders', () => this.riders(k));
       if (k > 0 && this.Pt > 0) this.stepTest(k);
       if (k === 0 && this.pb.ntkExact0) this.controlVariate(this.pb.ntkExact0);
@@ -251,7 +285,21 @@ class Replica {
       if (responses && this.opt.responses !== 'none') this.time('responses', () => this.responseRows(k, i));
     }
     this.ntkRows(k, 0, P);
-    this.stepTrain(k);
+    if (this.pb.output === 'ntk') this.stepFlow(k, this.delta);
+    else if (k > 0) {
+      this.outputFromFields(k);
+      for (let a = 0; a < P; a++) this.delta[k * P + a] = this.pb.y[a] - this.fFields[a];
+    }
+  }
+
+  /** fFields = f on the training points at t_k read off the top layer's fields (McRecord.fFields). */
+  private outputFromFields(k: number): void {
+    const { P, W, fFields } = this;
+    const top = this.layers[this.pb.L - 1];
+    fFields.fill(0);
+    for (let x = 0; x < top.S; x++)
+      for (let a = 0; a < P; a++) fFields[a] += top.zT[x * W + k * P + a] * top.phT[x * W + k * P + a] - top.rL[x] * top.phT[x * W + a];
+    for (let a = 0; a < P; a++) fFields[a] /= top.S * this.pb.gamma0;
   }
 
   /** Kernel row k of layer index i (rows of training points or of riders), averaged over the samples. */
@@ -385,10 +433,10 @@ class Replica {
     this.ntkRows(0, 0, this.n);
   }
 
-  /** Crank-Nicolson for dDelta/dt = -(1/P) K Delta from t_{k-1} to t_k (THEORY.md section 2). */
-  private stepTrain(k: number): void {
+  /** Crank-Nicolson for dDelta/dt = -(1/P) K Delta from t_{k-1} to t_k (THEORY.md section 2), in `delta`. */
+  private stepFlow(k: number, delta: Float64Array): void {
     if (k === 0) return;
-    const { P, delta, Kprev, Kcur } = this;
+    const { P, Kprev, Kcur } = this;
     const s = (this.pb.t[k] - this.pb.t[k - 1]) / (2 * P);
     const lhs = new Matrix(P, P), rhs = new Matrix(P, 1);
     for (let a = 0; a < P; a++) {
@@ -432,12 +480,11 @@ class Replica {
       for (let i = 0; i < L; i++) s += (i < L - 1 ? G[i + 1].data[c] : 1) * Phi[i].data[c];
       ntk.data[c] = s + this.shift[c];
     }
-    const top = this.layers[L - 1], fFields = new Array<number>(P).fill(0);
-    for (let x = 0; x < top.S; x++)
-      for (let a = 0; a < P; a++) fFields[a] += top.zT[x * W + k * P + a] * top.phT[x * W + k * P + a] - top.rL[x] * top.phT[x * W + a];
+    this.outputFromFields(k);
     return {
       delta: Array.from(this.delta.subarray(k * P, (k + 1) * P)),
-      fFields: fFields.map((v) => v / (top.S * this.pb.gamma0)),
+      deltaNtk: Array.from(this.deltaNtk.subarray(k * P, (k + 1) * P)),
+      fFields: Array.from(this.fFields),
       ftest: Array.from(this.ftest.subarray(k * Pt, (k + 1) * Pt)),
       ntk,
       Phi,
