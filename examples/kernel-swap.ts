@@ -10,11 +10,13 @@ import { validationConfig } from './validate-mc.js';
 
 /**
  * Which kernel carries a gap between the DMFT and simulated networks (`npm run validate -- mc-kernel-swap`, or
- * `node dist/examples/kernel-swap.js [depth activation gamma0 width seeds samples]`; default the open relu case
- * L = 2, gamma0 = 1.5 of the README's "Known limits", width 1500, 10 seeds).
+ * `node dist/examples/kernel-swap.js [depth activation gamma0 width seeds samples]`; default L = 2 relu,
+ * gamma0 = 1.5, the relu case of the README's "Known limits", width 1500, 10 seeds).
  * Both record their kernels over time (output.kernels). The train loss is then integrated along each one's NTK
- * path (dDelta/dt = -K Delta / P, K linear between the records: lossAlongNtk), which must reproduce the two
- * direct curves up to the interpolation. Then the simulations' path is rebuilt from its kernels
+ * path (dDelta/dt = -K Delta / P, K linear between the records: lossAlongNtk), which reproduces the two direct
+ * curves up to the interpolation where the NTK's Gram form holds. With relu it does not: the flow along the
+ * networks' own NTKs learns faster than they do, and so does the DMFT's, whose relu outputs are read off the
+ * fields (README, Monte Carlo). Then the simulations' path is rebuilt from its kernels
  * (THEORY.md section 2: K = G^1 o K^x + sum_l G^{l+1} o Phi^l) with one kernel's change since t = 0 taken from
  * the DMFT instead, X(t) = X_sim(0) + X_DMFT(t) - X_DMFT(0): the kernel whose swap moves the loss as much as
  * the whole DMFT path does is where the gap comes from.

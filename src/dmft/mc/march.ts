@@ -68,8 +68,8 @@ export interface McProblem {
    * layers' own samples, not through K_S(0). Gradient independence flows along the NTK (its fields leave out the
    * responses, so they do not give its f), and so does gamma0 = 0. Test points (riders) always flow along the
    * NTK: they keep no history of their own sources (each time's innovation is drawn afresh), so their
-   * (phi(h(t)) - phi(h(0))) / gamma0 would carry independent noise (L = 2 relu, gamma0 = 0.01: test loss SE ~1
-   * against a loss of 0.2).
+   * (phi(h(t)) - phi(h(0))) / gamma0 would carry independent noise (measured on L = 2 relu, gamma0 = 0.01: test
+   * loss SE 0.4-2.4 against losses of 0.18-0.47).
    */
   output: 'fields' | 'ntk';
 }
