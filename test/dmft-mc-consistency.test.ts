@@ -72,7 +72,7 @@ describe('monte-carlo: L = 1 = two-layer solver', () => {
  * independent of the sampler. At gamma0 = 0.01 the feature-learning change of the losses is O(gamma0^2), about 1e-4
  * relative (it is O(1) at gamma0 = 1.5), far below the sampling error, which is the only tolerance: 4 SEM at every
  * time. With 8 x 4096 samples the train loss's SEM is 1-2% of it; a 5% error in the output's scale moved the
- * curve by 5.7 SEM (measured), 1024 samples per replica could not tell it.
+ * curve by 5.7 SEM (measured); with 1024 samples per replica even a 10% error passed.
  */
 describe('monte-carlo, relu: outputs read off the fields', () => {
   it('L = 2, gamma0 = 0.01: train and test losses within 4 SEM of the static-NTK curves', () => {
