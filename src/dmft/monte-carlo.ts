@@ -257,7 +257,7 @@ function consistency(runs: readonly McRun[], y: readonly number[], trainLoss: nu
           ? 'as expected of gradient independence, which leaves out the response functions'
           : output === 'fields'
             ? 'with relu, units sliding along the kink make the NTK flow learn faster than the network itself (simulated ' +
-              'networks show 1.7 / 4.4 / 5.8% at gamma0 = 0.5 / 1 / 1.5); beyond that, the response functions are not accurate here, ' +
+              'networks show 1.8 / 4.4 / 5.8% at gamma0 = 0.5 / 1 / 1.5); beyond that, the response functions are not accurate here, ' +
               'and the losses may be biased (README, Known limits)'
             : 'the response functions are not accurate here, and the losses may be biased (README, Known limits)');
   }
