@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/core/config.js';
 import { InputError } from '../src/core/errors.js';
+import { planMonteCarlo, type McSolverOptions } from '../src/dmft/monte-carlo.js';
 import { chooseMethod, solve } from '../src/dmft/solve.js';
+import { scheduleOf } from '../src/theory/lazy.js';
 
 /** `dmft solve` with the Monte Carlo methods: choice, option checks, reproducibility, opt-in outputs. */
 const tiny = (solver: object = {}, output: object = {}, model: object = {}) =>
@@ -60,6 +62,16 @@ describe('dmft solve: monte-carlo methods', () => {
     expect(r.meta.responseSamples).toEqual({ A: 8, B: 8 });
     expect(solve(tiny({}, {}, { activation: 'relu' })).meta.responseSamples).toEqual({ A: 8, B: 64 });
     expect(solve(tiny({ responseSamplesB: 16 })).meta.responseSamples).toEqual({ A: 8, B: 32 });
+    // unset, they grow with the samples per replica beyond 1024 (1/64; relu's B 1/4), so `samples` alone buys precision
+    const perReplica = (solver: object, model: object = {}) => {
+      const cfg = tiny({ responseSamples: undefined, ...solver }, {}, model);
+      return planMonteCarlo(cfg, scheduleOf(cfg.train), cfg.solver as McSolverOptions, 'monte-carlo').responseSamples;
+    };
+    expect(perReplica({ samples: 8192, replicas: 8 })).toEqual({ A: 16, B: 16 });
+    expect(perReplica({ samples: 8192, replicas: 8 }, { activation: 'relu' })).toEqual({ A: 16, B: 256 });
+    expect(perReplica({ samples: 32768, replicas: 8 })).toEqual({ A: 64, B: 64 });
+    expect(perReplica({ samples: 32768, replicas: 8 }, { activation: 'relu' })).toEqual({ A: 64, B: 1024 });
+    expect(perReplica({ samples: 32768, replicas: 8, responseSamplesB: 300 }, { activation: 'relu' })).toEqual({ A: 64, B: 300 });
     expect(r.meta.residual).toBeLessThan(1e-6);
     expect((r.meta.residualHistory as number[][]).length).toBe(2);
     const se = r.meta.samplingError as Record<string, unknown>;

@@ -74,6 +74,20 @@ export const MONTE_CARLO_OPTIONS = {
 export const MC_DEFAULTS = { samples: 8192, replicas: 8, responseSamples: 16, steps: 36, tol: 1e-6, maxIterations: 40, ibpRidge: 1, kinkWidth: 0.25, kinkResponseSamplesB: 256 };
 
 /**
+ * Response samples per replica for A and B, unless set: at least the defaults above (16; relu's B 256), and
+ * 1/64 (relu's B 1/4) of the replica's M samples beyond 1024. So the O(1/Sr) bias of noisy responses falls with
+ * `samples` like the sampling error does, and raising `samples` alone buys precision: on L = 2 relu,
+ * gamma0 = 1.5 against N = 3000 (10 seeds), 256 -> 1024 response samples for B moved the train loss at t = 9
+ * from -7.7% to -5.6% (64 for A as well: -5.5%).
+ */
+function defaultResponseSamples(M: number, kink: boolean, o: Pick<McSolverOptions, 'responseSamples' | 'responseSamplesB'>): { A: number; B: number } {
+  const share = (min: number, fraction: number) => Math.max(min, Math.floor(M * fraction));
+  const A = o.responseSamples ?? share(MC_DEFAULTS.responseSamples, MC_DEFAULTS.responseSamples / 1024);
+  const B = o.responseSamplesB ?? (kink ? share(MC_DEFAULTS.kinkResponseSamplesB, MC_DEFAULTS.kinkResponseSamplesB / 1024) : A);
+  return { A: Math.min(M, A), B: Math.min(M, B) };
+}
+
+/**
  * Everything the replicas share, from the config: the problem of ./mc/march.ts and each replica's options.
  * A pure function of its arguments, so a worker rebuilds the same plan from the same (cloneable) inputs.
  */
@@ -104,8 +118,7 @@ export function planMonteCarlo(cfg: Config, schedule: Schedule, o: McSolverOptio
   const act = activation(model.activation);
   if (o.kinkWidth !== undefined && !act.kink)
     throw new InputError('solver.kinkWidth', `smooths the delta(h) of a kinked activation (relu); ${model.activation} has none`);
-  const A = o.responseSamples ?? MC_DEFAULTS.responseSamples;
-  const responseSamples = { A: Math.min(M, A), B: Math.min(M, o.responseSamplesB ?? (act.kink ? MC_DEFAULTS.kinkResponseSamplesB : A)) };
+  const responseSamples = defaultResponseSamples(M, act.kink === true, o);
   const maxStep = o.dt ?? times[times.length - 1] / MC_DEFAULTS.steps;
   const grid = timeGrid(times, maxStep);
   const X = allInputs(cfg);
