@@ -59,6 +59,14 @@ describe('dmft command line', () => {
     expect(r.err).toMatch(/^dmft: warning: the train loss read off the fields differs from the NTK flow's by up to [0-9.]+% \([0-9.]+ standard errors\)/m);
   });
 
+  it('solve warns on stderr when the Monte Carlo accuracy target is missed at solver.maxSamples (meta.accuracy), and exits 0', () => {
+    const tight = { ...config, train: { T: 1, record: 3 }, solver: { samples: 64, replicas: 2, responseSamples: 4, dt: 0.25, targetError: 1e-4, maxSamples: 128 } };
+    const r = dmft(['solve', '-', '--workers', '2'], JSON.stringify(tight));
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).meta.samples).toBe(128);
+    expect(r.err).toMatch(/^dmft: warning: the sampling error of the losses, [0-9.]+%, is above solver\.targetError \(0\.01%\) at solver\.maxSamples = 128/m);
+  });
+
   it('kernels writes Phi^l, G^l and the NTK over train + test points', () => {
     const r = dmft(['kernels', '-'], JSON.stringify(config));
     expect(r.code).toBe(0);

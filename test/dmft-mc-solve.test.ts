@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/core/config.js';
 import { InputError } from '../src/core/errors.js';
-import { planMonteCarlo, type McSolverOptions } from '../src/dmft/monte-carlo.js';
+import { accuracyTarget, nextSamples, planMonteCarlo, type McSolverOptions } from '../src/dmft/monte-carlo.js';
 import { chooseMethod, solve } from '../src/dmft/solve.js';
 import { scheduleOf } from '../src/theory/lazy.js';
 
@@ -88,5 +88,51 @@ describe('dmft solve: monte-carlo methods', () => {
     expect(h.map((x) => x.layer)).toEqual([1, 2]);
     const width = h[1].edges[1] - h[1].edges[0];
     expect(h[1].final.reduce((s, v) => s + v * width, 0)).toBeCloseTo(1, 12);
+  });
+});
+
+describe('dmft solve: monte-carlo accuracy target (solver.targetError, solver.maxSamples)', () => {
+  const acc = { target: 0.025, maxSamples: 32768 };
+  it('grows the samples by 1.2 (error / target)^2, at least 2x, in 256-sample blocks per replica, up to maxSamples', () => {
+    expect(nextSamples(8192, 8, 0.025, acc)).toBeUndefined();
+    expect(nextSamples(8192, 8, 0.02, acc)).toBeUndefined();
+    // 1.2 (0.03 / 0.025)^2 = 1.73 < 2: twice the samples
+    expect(nextSamples(8192, 8, 0.03, acc)).toBe(16384);
+    // 1.2 (0.04 / 0.025)^2 = 3.07: 3.07 x 1024 = 3146 per replica -> 13 blocks of 256 = 3328
+    expect(nextSamples(8192, 8, 0.04, acc)).toBe(8 * 3328);
+    expect(nextSamples(8192, 8, 0.06, acc)).toBe(32768);
+    expect(nextSamples(32768, 8, 0.06, acc)).toBeUndefined();
+    expect(nextSamples(8192, 8, NaN, acc)).toBeUndefined();
+  });
+
+  it('applies unless solver.samples is fixed; refuses a maxSamples that cannot apply', () => {
+    expect(accuracyTarget({})).toEqual({ target: 0.025, maxSamples: 32768 });
+    expect(accuracyTarget({ samples: 4096 })).toBeUndefined();
+    expect(accuracyTarget({ samples: 65536, targetError: 0.01 })).toEqual({ target: 0.01, maxSamples: 65536 });
+    expect(() => accuracyTarget({ samples: 4096, maxSamples: 8192 })).toThrow(/^solver\.maxSamples:/);
+    expect(() => solve(tiny({ targetError: 0.01, maxSamples: 32 }))).toThrow(/^solver\.maxSamples: must be >= solver\.samples \(64\)/);
+    expect(() => solve(tiny({ targetError: 0 }))).toThrow(/^solver\.targetError:/);
+  });
+
+  it('repeats the solve with more samples until the target or maxSamples: the result is that solve, with the stages', () => {
+    const fixed = (samples: number) => solve(tiny({ samples }));
+    // a target the 64-sample solve misses: the next solve is capped at maxSamples = 256 and still misses, so a note says so
+    const r = solve(tiny({ targetError: 1e-4, maxSamples: 256 }));
+    const at256 = fixed(256);
+    expect(r.trainLoss).toEqual(at256.trainLoss);
+    expect(r.testLoss).toEqual(at256.testLoss);
+    expect(r.meta.samples).toBe(256);
+    const a = r.meta.accuracy as { targetError: number; maxSamples: number; stages: { samples: number; errorEstimate: number }[]; note?: string };
+    expect(a.stages.map((x) => x.samples)).toEqual([64, 256]);
+    expect(a.stages[0].errorEstimate).toBe(fixed(64).meta.errorEstimate);
+    expect(a.stages[1].errorEstimate).toBe(at256.meta.errorEstimate);
+    expect(a.note).toMatch(/is above solver\.targetError \(0\.01%\) at solver\.maxSamples = 256/);
+    // a target the first solve meets: one solve, no note
+    const loose = solve(tiny({ targetError: 10 }));
+    expect(loose.trainLoss).toEqual(fixed(64).trainLoss);
+    expect((loose.meta.accuracy as typeof a).stages.length).toBe(1);
+    expect((loose.meta.accuracy as typeof a).note).toBeUndefined();
+    // fixed samples: no target, no meta.accuracy
+    expect(fixed(64).meta.accuracy).toBeUndefined();
   });
 });

@@ -13,10 +13,12 @@ const config = (method: string, samples: number) =>
     output: { predictions: true, kernels: true },
   });
 
-/** Everything but the wall-clock fields of meta. */
+/** Everything but the wall-clock fields of meta (also those of an accuracy-targeted solve's stages). */
 const numbers = (r: Record<string, unknown>) => {
-  const { seconds: _s, timing: _t, ...meta } = r.meta as Record<string, unknown>;
-  return { ...r, meta };
+  const { seconds: _s, timing: _t, accuracy, ...meta } = r.meta as Record<string, unknown>;
+  if (!accuracy) return { ...r, meta };
+  const a = accuracy as { stages: { seconds: number }[] };
+  return { ...r, meta: { ...meta, accuracy: { ...a, stages: a.stages.map(({ seconds: _x, ...stage }) => stage) } } };
 };
 
 describe('Monte Carlo replicas in workers', () => {
@@ -29,6 +31,14 @@ describe('Monte Carlo replicas in workers', () => {
       const other = numbers(await solveWorkers({ ...cfg, solver: { ...cfg.solver, seed: 8 } }, {}, 2));
       expect(other.trainLoss).not.toEqual(inProcess.trainLoss);
     });
+
+  it('an accuracy-targeted solve (solver.targetError): the pool runs the same solves, bit-identical to the in-process one', async () => {
+    const base = config('monte-carlo', 32);
+    const cfg = { ...base, solver: { ...base.solver, targetError: 1e-4, maxSamples: 64 } };
+    const inProcess = numbers(solve(cfg));
+    expect(inProcess.meta.samples).toBe(64);
+    expect(numbers(await solveWorkers(cfg, {}, 2))).toEqual(inProcess);
+  });
 
   it('bad options are refused before any worker starts', async () => {
     await expect(solveWorkers(config('monte-carlo', 3), {}, 2)).rejects.toThrow(/^solver\.samples: needs at least 2 samples per replica/);

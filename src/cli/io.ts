@@ -92,7 +92,11 @@ export function progressBar(label: string, unit: string): { update: (done: numbe
       if (!bar) {
         bar = new cliProgress.SingleBar({ stream: process.stderr, format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | eta {eta}s` });
         bar.start(total, done);
-      } else bar.update(done);
+      } else {
+        // an accuracy-targeted Monte Carlo solve adds its next solve's steps to the total
+        if (total !== bar.getTotal()) bar.setTotal(total);
+        bar.update(done);
+      }
     },
     stop: () => bar?.stop(),
   };

@@ -16,9 +16,12 @@ export function registerSolve(program: Command): void {
         const bar = progressBar('solve', 'steps');
         const result = await solveWorkers(cfg, { onProgress: bar.update }, opts.workers).finally(bar.stop);
         writeJson(result, opts.out);
-        // the Monte Carlo solution's self-check (meta.consistency): a warning, the result stands
-        const note = (result.meta.consistency as { note?: string } | undefined)?.note;
-        if (note) process.stderr.write(`dmft: warning: ${note}\n`);
+        // the Monte Carlo solution's self-check (meta.consistency) and a missed accuracy target (meta.accuracy):
+        // warnings, the result stands
+        for (const key of ['consistency', 'accuracy']) {
+          const note = (result.meta[key] as { note?: string } | undefined)?.note;
+          if (note) process.stderr.write(`dmft: warning: ${note}\n`);
+        }
       }),
     );
 }

@@ -34,6 +34,8 @@ export interface McSolverOptions {
   maxIterations?: number;
   controlVariate?: boolean;
   kinkWidth?: number;
+  targetError?: number;
+  maxSamples?: number;
 }
 
 /** solver.* options of the two methods besides the common ones (method, seed, samples, dt, tol, quadrature). */
@@ -41,6 +43,8 @@ export const GRADIENT_INDEPENDENT_OPTIONS = {
   replicas: z.number().int().min(2).optional(),
   maxIterations: z.number().int().positive().optional(),
   controlVariate: z.boolean().optional(),
+  targetError: z.number().positive().optional(),
+  maxSamples: z.number().int().positive().optional(),
 };
 export const MONTE_CARLO_OPTIONS = {
   ...GRADIENT_INDEPENDENT_OPTIONS,
@@ -71,7 +75,36 @@ export const MONTE_CARLO_OPTIONS = {
  * replica spread of the train loss at t = 10 is 19.1% with 64 response samples for A and B, 8.6% with 64 for A and
  * 256 for B, and 8.6% with 16 for A and 256 for B. So relu takes 16 for A and 256 for B (solver.responseSamplesB).
  */
-export const MC_DEFAULTS = { samples: 8192, replicas: 8, responseSamples: 16, steps: 36, tol: 1e-6, maxIterations: 40, ibpRidge: 1, kinkWidth: 0.25, kinkResponseSamplesB: 256 };
+export const MC_DEFAULTS = { samples: 8192, replicas: 8, responseSamples: 16, steps: 36, tol: 1e-6, maxIterations: 40, ibpRidge: 1, kinkWidth: 0.25, kinkResponseSamplesB: 256, targetError: 0.025, maxSamples: 32768 };
+
+/**
+ * The accuracy target of a solve whose samples are not fixed (solver.samples unset, or solver.targetError set):
+ * meta.errorEstimate, the largest relative sampling error of the losses (THEORY.md section 5), at most
+ * `target`, with at most `maxSamples` samples. The default target, 2.5%, is half the 5% agreement standard, so
+ * the DMFT's own sampling error takes at most half of it at 2 standard errors. Undefined: samples fixed.
+ */
+export function accuracyTarget(o: McSolverOptions): { target: number; maxSamples: number } | undefined {
+  if (o.samples !== undefined && o.targetError === undefined) {
+    if (o.maxSamples !== undefined) throw new InputError('solver.maxSamples', 'caps the samples that solver.targetError asks for; with solver.samples fixed it needs solver.targetError');
+    return undefined;
+  }
+  const first = o.samples ?? MC_DEFAULTS.samples;
+  const maxSamples = o.maxSamples ?? Math.max(MC_DEFAULTS.maxSamples, first);
+  if (maxSamples < first) throw new InputError('solver.maxSamples', `must be >= solver.samples (${first}), got ${maxSamples}`);
+  return { target: o.targetError ?? MC_DEFAULTS.targetError, maxSamples };
+}
+
+/**
+ * Samples of the next solve when one of `samples` (in `replicas`) missed the target, or undefined. The sampling
+ * error falls like 1/sqrt(S) (for relu faster, since the response samples grow with S), so the next solve takes
+ * 1.2 (error / target)^2 times the samples (1.2 for the scatter of the estimate from few replicas), at least
+ * twice, in whole 256-sample blocks per replica, and at most maxSamples.
+ */
+export function nextSamples(samples: number, replicas: number, errorEstimate: number, acc: { target: number; maxSamples: number }): number | undefined {
+  if (!(errorEstimate > acc.target) || samples >= acc.maxSamples) return undefined;
+  const grow = Math.max(2, 1.2 * (errorEstimate / acc.target) ** 2);
+  return Math.min(acc.maxSamples, Math.ceil((grow * samples) / replicas / 256) * 256 * replicas);
+}
 
 /**
  * Response samples per replica for A and B, unless set: at least the defaults above (16; relu's B 256), and
@@ -146,6 +179,46 @@ export function runReplica(plan: McPlan, seed: number, r: number, onStep?: (k: n
   );
 }
 
+/** Per solve of an accuracy-targeted run (meta.accuracy.stages). */
+interface Stage {
+  samples: number;
+  errorEstimate: number;
+  seconds: number;
+}
+
+/**
+ * The solves of one `dmft solve`: yields each solve's plan, takes back its replicas' runs (in replica order,
+ * from this thread or a worker pool) and returns the result. With samples fixed that is one solve; with an
+ * accuracy target (accuracyTarget) the solve is repeated with more samples (nextSamples) until its
+ * meta.errorEstimate meets the target or maxSamples is reached, and the last solve is the result, with the
+ * stages in meta.accuracy and a note if the target was missed. Every solve is a pure function of the config
+ * and its samples, so the result does not depend on where the replicas run.
+ */
+export function* monteCarloSolves(cfg: Config, schedule: Schedule, o: McSolverOptions, method: 'monte-carlo' | 'gradient-independent', started: number): Generator<McPlan, Result, McRun[]> {
+  const acc = accuracyTarget(o);
+  const stages: Stage[] = [];
+  for (let options = o; ; ) {
+    const plan = planMonteCarlo(cfg, schedule, options, method);
+    const result = combineReplicas(cfg, plan, yield plan, started);
+    if (!acc) return result;
+    const samples = plan.M * plan.replicas, errorEstimate = result.meta.errorEstimate as number;
+    stages.push({ samples, errorEstimate, seconds: result.meta.seconds - stages.reduce((s, x) => s + x.seconds, 0) });
+    const next = nextSamples(samples, plan.replicas, errorEstimate, acc);
+    if (next === undefined) {
+      result.meta.accuracy = {
+        targetError: acc.target,
+        maxSamples: acc.maxSamples,
+        stages,
+        ...(errorEstimate > acc.target
+          ? { note: `the sampling error of the losses, ${percent(errorEstimate)}, is above solver.targetError (${percent(acc.target)}) at solver.maxSamples = ${acc.maxSamples}; raise solver.maxSamples (time grows linearly with the samples)` }
+          : {}),
+      };
+      return result;
+    }
+    options = { ...o, samples: next };
+  }
+}
+
 export function solveMonteCarlo(
   cfg: Config,
   schedule: Schedule,
@@ -153,12 +226,17 @@ export function solveMonteCarlo(
   method: 'monte-carlo' | 'gradient-independent',
   onProgress?: (done: number, total: number) => void,
 ): Result {
-  const started = performance.now();
-  const plan = planMonteCarlo(cfg, schedule, o, method);
-  const steps = plan.pb.t.length, total = plan.replicas * steps;
-  const runs: McRun[] = [];
-  for (let r = 0; r < plan.replicas; r++) runs.push(runReplica(plan, cfg.solver.seed, r, (k) => onProgress?.(r * steps + k + 1, total)));
-  return combineReplicas(cfg, plan, runs, started);
+  const solves = monteCarloSolves(cfg, schedule, o, method, performance.now());
+  let step = solves.next();
+  for (let offset = 0; !step.done; ) {
+    const plan = step.value;
+    const steps = plan.pb.t.length, total = plan.replicas * steps, done = offset;
+    const runs: McRun[] = [];
+    for (let r = 0; r < plan.replicas; r++) runs.push(runReplica(plan, cfg.solver.seed, r, (k) => onProgress?.(done + r * steps + k + 1, done + total)));
+    offset += total;
+    step = solves.next(runs);
+  }
+  return step.value;
 }
 
 /** The INTERFACE result from the replicas' runs (in replica order); `started` from performance.now(). */
@@ -277,6 +355,8 @@ function consistency(runs: readonly McRun[], y: readonly number[], trainLoss: nu
   }
   return out;
 }
+
+const percent = (v: number) => `${Number((100 * v).toPrecision(3))}%`;
 
 /** meta.consistency.note: a difference above 5% (the validation standard) and 4 standard errors. */
 const CONSISTENCY_NOTE = { deviation: 0.05, standardErrors: 4 };
