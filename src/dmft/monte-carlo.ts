@@ -57,7 +57,8 @@ export const MONTE_CARLO_OPTIONS = {
 
 /**
  * Defaults, measured against the 5% standard of THEORY.md section 5 (test/dmft-mc-fixture.test.ts, bench/mc.ts,
- * examples/validate-mc.ts): 8 replicas of 1024 samples. The late losses' sampling error falls like 1/sqrt(S):
+ * examples/validate-mc.ts): 8 replicas of 1024 samples, for a first solve; unless solver.samples is fixed, more
+ * follow until the accuracy target is met (targetError, maxSamples: accuracyTarget below). The late losses' sampling error falls like 1/sqrt(S):
  * 1.4% with 8192 samples (L = 2 tanh, gamma0 = 1, T = 20; 3.1% before the quasi-random sources of
  * ./mc/layer.ts), which takes 57 s on one thread.
  * Exact responses come from 16 samples per replica: 64 moved the late losses by < 1% with the same samples, and
