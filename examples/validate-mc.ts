@@ -15,7 +15,7 @@ import { solveWorkers } from '../workers/solve.js';
  * errors (section 5), so the table gives the simulator's largest relative standard error and the DMFT's
  * (meta.errorEstimate) beside the largest deviations, and the seconds of each.
  */
-// 30 seeds: the simulations' relative SEM (1-4.4% at N = 1500) then matches the DMFT's accuracy target (2.5%);
+// 30 seeds: the simulations' relative SEM is then 1-4.4% at N = 1500, of the order of the DMFT's accuracy target (2.5%);
 // with 10 it was up to 6.1% on L = 3 relu, too large to test the 5% standard.
 const WIDTH = 1500, SEEDS = 30, TOLERANCE = 0.05;
 
