@@ -92,6 +92,17 @@ describe('dmft command line', () => {
     );
   });
 
+  it('solve refuses a solve too large for this machine at once, one line naming solver.samples', () => {
+    const big = { data: { synthetic: { kind: 'single-index', P: 10, Ptest: 20, D: 8, seed: 1 } }, model: { depth: 3, activation: 'relu', gamma0: 1.5 }, train: { T: 10, record: 21 } };
+    // 2^24 samples: tens of TB of response Jacobians
+    const started = performance.now();
+    const r = dmft(['solve', '-'], JSON.stringify({ ...big, solver: { samples: 2 ** 24 } }));
+    expect(r.code).toBe(2);
+    expect(r.err.trim()).toMatch(/^dmft: solver\.samples: one replica of 2097152 samples \(16777216 in 8 replicas\) needs [\d.]+ GB, [\d.]+ GB of it the Jacobians .*raise solver\.replicas \(fewer samples each\)$/);
+    expect(r.out).toBe('');
+    expect(performance.now() - started).toBeLessThan(20_000);
+  });
+
   it('usage errors exit non-zero with a short message; --help exits 0', () => {
     const r = dmft(['lazy']);
     expect(r.code).toBe(2);

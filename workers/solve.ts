@@ -1,7 +1,9 @@
 import type { Config } from '../src/core/config.js';
 import type { Result } from '../src/core/result.js';
-import { monteCarloSolves, type McSolverOptions } from '../src/dmft/monte-carlo.js';
+import { formatBytes } from '../src/core/memory.js';
+import { monteCarloSolves, replicasInMemory, type McSolverOptions } from '../src/dmft/monte-carlo.js';
 import { prepareSolve, solve, type SolveOptions } from '../src/dmft/solve.js';
+import { platform } from './platform.js';
 import { mcPool } from './scripts.js';
 
 /**
@@ -9,14 +11,20 @@ import { mcPool } from './scripts.js';
  * all cores), one task per replica, reduced in replica order, so the result equals the in-process `solve`
  * to the bit whatever W; an accuracy-targeted solve runs its solves one after the other in the same pool
  * (src/dmft/monte-carlo.ts, monteCarloSolves). Other methods, and W = 1, run in this thread. The first replica
- * to fail (or `signal`) stops the others.
+ * to fail (or `signal`) stops the others. The pool has no more workers than replicas fit in memory at once
+ * (src/dmft/monte-carlo.ts, replicasInMemory; fewer are reported through opts.onWarning).
  */
 export async function solveWorkers(cfg: Config, opts: SolveOptions = {}, workers?: number, signal?: AbortSignal): Promise<Result> {
   const { method, options, schedule } = prepareSolve(cfg, opts);
   if (workers === 1 || (method !== 'monte-carlo' && method !== 'gradient-independent')) return solve(cfg, opts);
   const solves = monteCarloSolves(cfg, schedule, options as McSolverOptions, method, performance.now());
   let step = solves.next(); // the first solve's plan: bad options are refused before any worker starts
-  const pool = await mcPool({ size: workers });
+  // no more replicas at once than fit in memory (or an InputError if none does)
+  const wanted = workers ?? (await platform()).cores;
+  const { concurrent, bytesPerReplica } = replicasInMemory(cfg, schedule, options as McSolverOptions, method, wanted);
+  if (concurrent < wanted)
+    opts.onWarning?.(`${concurrent} of ${wanted} workers: each replica needs ${formatBytes(bytesPerReplica)}, and ${concurrent} at once is what fits in this machine's free memory`);
+  const pool = await mcPool({ size: concurrent });
   try {
     for (let offset = 0; !step.done; ) {
       const plan = step.value;

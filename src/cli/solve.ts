@@ -14,7 +14,7 @@ export function registerSolve(program: Command): void {
       action(async (config: string, opts: { out?: string; workers?: number }) => {
         const cfg = readConfig(config);
         const bar = progressBar('solve', 'steps');
-        const result = await solveWorkers(cfg, { onProgress: bar.update }, opts.workers).finally(bar.stop);
+        const result = await solveWorkers(cfg, { onProgress: bar.update, onWarning: (note) => process.stderr.write(`dmft: warning: ${note}\n`) }, opts.workers).finally(bar.stop);
         writeJson(result, opts.out);
         // the Monte Carlo solution's self-check (meta.consistency) and a missed accuracy target (meta.accuracy):
         // warnings, the result stands

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import type { Config } from '../core/config.js';
 import { InputError } from '../core/errors.js';
+import { availableMemory, formatBytes } from '../core/memory.js';
 import { GaussianSampler } from '../core/gaussian.js';
 import { dense, toRows, type Dense } from '../core/linalg.js';
 import { makeMeta, type Result } from '../core/result.js';
@@ -8,7 +9,7 @@ import { activation } from '../theory/activations.js';
 import { initialKernels, inputKernel } from '../theory/kernels.js';
 import { allInputs, type Schedule } from '../theory/lazy.js';
 import { timeGrid } from './grid.js';
-import { marchReplica, type McProblem, type McRun } from './mc/march.js';
+import { marchReplica, replicaBytes, type McProblem, type McRun } from './mc/march.js';
 import { alignment, lossCurve, preactivationHistogram, relativeLossError, trainBlock } from './observables.js';
 
 /**
@@ -181,6 +182,53 @@ export function runReplica(plan: McPlan, seed: number, r: number, onStep?: (k: n
 }
 
 /** Per solve of an accuracy-targeted run (meta.accuracy.stages). */
+/** Share of the free memory the replicas running at once may take (the rest: the runtime, the results, other work). */
+const MEMORY_SHARE = 0.8;
+
+/**
+ * How many replicas of the largest solve of this config (with an accuracy target, the one at solver.maxSamples)
+ * fit in memory at once, at most `wanted`, checked before any of them runs: a replica holds all its samples'
+ * fields at every grid time and, for the exact responses, each response sample's Jacobian blocks
+ * (P^2 K1^2 numbers, K1 grid times), so a large solver.samples would otherwise run out of memory part way
+ * through and be killed. An InputError naming the option if not even one fits; `available` in bytes
+ * (undefined: the platform does not say, no check).
+ */
+export function replicasInMemory(
+  cfg: Config,
+  schedule: Schedule,
+  o: McSolverOptions,
+  method: 'monte-carlo' | 'gradient-independent',
+  wanted: number,
+  available = availableMemory(),
+): { concurrent: number; bytesPerReplica: number } {
+  const acc = accuracyTarget(o);
+  const planAt = (samples: number) => planMonteCarlo(cfg, schedule, { ...o, samples }, method);
+  const bytes = (plan: McPlan, responses = plan.responses) => replicaBytes(plan.pb, { samples: plan.M, responseSamples: plan.responseSamples, responses });
+  const plan = acc ? planAt(acc.maxSamples) : planMonteCarlo(cfg, schedule, o, method);
+  const bytesPerReplica = bytes(plan);
+  if (available === undefined) return { concurrent: wanted, bytesPerReplica };
+  const budget = MEMORY_SHARE * available;
+  const concurrent = Math.min(wanted, Math.floor(budget / bytesPerReplica));
+  if (concurrent >= 1) return { concurrent, bytesPerReplica };
+  // the largest samples per replica that fit (bisection: the bytes grow with them)
+  let lo = 1, hi = plan.M;
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (bytes(planAt(mid * plan.replicas)) <= budget) lo = mid;
+    else hi = mid;
+  }
+  const field = acc ? 'solver.maxSamples' : 'solver.samples';
+  const jacobians = bytesPerReplica - bytes(plan, 'none');
+  const share = jacobians > 0 ? `, ${formatBytes(jacobians)} of it the Jacobians of ${plan.responseSamples.A} / ${plan.responseSamples.B} response samples for A / B` : '';
+  throw new InputError(
+    field,
+    `one replica of ${plan.M} samples (${plan.M * plan.replicas} in ${plan.replicas} replicas) needs ${formatBytes(bytesPerReplica)}${share}; ` +
+      `${formatBytes(budget)} is free for it (${Math.round(100 * MEMORY_SHARE)}% of the ${formatBytes(available)} available): ` +
+      (lo < 2 ? `lower ${field}` : acc && lo * plan.replicas < (o.samples ?? MC_DEFAULTS.samples) ? `set solver.samples and solver.maxSamples <= ${lo * plan.replicas}` : `set ${field} <= ${lo * plan.replicas}`) +
+      `${jacobians > 0 ? ', lower solver.responseSamples / responseSamplesB' : ''}, or raise solver.replicas (fewer samples each)`,
+  );
+}
+
 interface Stage {
   samples: number;
   errorEstimate: number;
@@ -229,6 +277,7 @@ export function solveMonteCarlo(
 ): Result {
   const solves = monteCarloSolves(cfg, schedule, o, method, performance.now());
   let step = solves.next();
+  replicasInMemory(cfg, schedule, o, method, 1);
   for (let offset = 0; !step.done; ) {
     const plan = step.value;
     const steps = plan.pb.t.length, total = plan.replicas * steps, done = offset;

@@ -22,6 +22,8 @@ export interface SolveOptions {
   /** Gradient-flow times to report instead of train.record's evenly spaced ones (e.g. a simulator's grid). */
   times?: readonly number[];
   onProgress?: (done: number, total: number) => void;
+  /** Told of what the caller should know but that does not change the result (workers/solve.ts: fewer workers than asked). */
+  onWarning?: (note: string) => void;
 }
 
 export type SolverMethod = 'two-layer' | 'deep-linear' | 'static-ntk' | 'monte-carlo' | 'gradient-independent';

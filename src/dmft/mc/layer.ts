@@ -99,6 +99,13 @@ export class LayerSamples {
         for (let mu = 0; mu < n; mu++) this.u1[s * n + mu] = dot(Fx.data, mu * n, this.zx, s * n, n);
   }
 
+  /** Bytes of the arrays the constructor allocates for a batch of S samples (memory check, ../monte-carlo.ts). */
+  static bytes(l: number, L: number, S: number, P: number, Pt: number, K1: number): number {
+    const W = K1 * P, n = P + Pt;
+    const sources = (l === 1 ? 2 * S * n : 0) + (l >= 2 ? S * W + S * K1 * Pt : 0) + (l < L ? S * W + S * K1 * Pt : 0) + (l === L ? S : 0);
+    return 8 * (6 * S * W + 6 * S * Pt + sources + 2 * S * n);
+  }
+
   /**
    * Variance reduction (THEORY.md section 5, sampling error), as for the two-layer particles (../qmc.ts): the
    * normals that set every source at t = 0, where the sources carry most of their variance, are replaced by a

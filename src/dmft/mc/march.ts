@@ -125,6 +125,24 @@ export function marchReplica(pb: McProblem, opt: McOptions, onStep?: (k: number)
   return new Replica(pb, opt).run(onStep);
 }
 
+/**
+ * Bytes one replica holds at its peak (memory check, ../monte-carlo.ts): every layer's samples (LayerSamples),
+ * the exact responses' Jacobians (ExactResponses), and the replica's own kernel and operator rows, causal
+ * factors and records.
+ */
+export function replicaBytes(pb: McProblem, opt: Pick<McOptions, 'samples' | 'responseSamples' | 'responses'>): number {
+  const { P, L } = pb;
+  const n = pb.Kx.rows, Pt = n - P, K1 = pb.t.length, W = P * K1, S = opt.samples;
+  let bytes = 8 * (6 * L * n * W + 2 * L * Pt * Pt + (2 * L - 2) * (P * P * K1 * (K1 + 3)) / 2 + pb.record.length * (2 * L + 1) * n * n + 2 * L * S * P);
+  for (let l = 1; l <= L; l++) {
+    bytes += LayerSamples.bytes(l, L, S, P, Pt, K1);
+    if (opt.responses !== 'exact') continue;
+    if (l < L) bytes += ExactResponses.bytes('r', S, P, Pt, K1, Math.min(opt.responseSamples.A, S), pb.act.kink === true);
+    if (l >= 2) bytes += ExactResponses.bytes('u', S, P, Pt, K1, Math.min(opt.responseSamples.B, S), pb.act.kink === true);
+  }
+  return bytes;
+}
+
 class Replica {
   private readonly P: number;
   private readonly Pt: number;

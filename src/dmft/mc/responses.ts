@@ -57,6 +57,16 @@ export class ExactResponses {
   }
 
   /**
+   * Bytes of the arrays the constructor allocates (memory check, ../monte-carlo.ts): the stored Jacobian blocks,
+   * 2 Sr P^2 K1 (K1 + 1) / 2 numbers, are most of a solve's memory once Sr is in the hundreds.
+   */
+  static bytes(kind: ResponseKind, S: number, P: number, Pt: number, K1: number, Sr: number, controlVariate: boolean): number {
+    const tri = (P * P * K1 * (K1 + 1)) / 2, W = P * K1;
+    const cv = controlVariate ? P * W + (kind === 'u' ? S * W + P * W : 0) : 0;
+    return 8 * (2 * Sr * tri + 2 * Math.max(P, Pt) * W + (kind === 'u' ? Sr * Pt * W : 0) + cv + P);
+  }
+
+  /**
    * Training rows of the response at t_k into out (rows 0..P-1, stride W; overwritten up to column q): the
    * mean over the Sr samples, with a control variate over all S samples of the batch (THEORY.md section 5,
    * sampling error). J1, the terms of the Jacobian up to one memory link, needs only each sample's slopes at
