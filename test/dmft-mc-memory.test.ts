@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { parseConfig } from '../src/core/config.js';
 import { replicasInMemory } from '../src/dmft/monte-carlo.js';
+import { solve } from '../src/dmft/solve.js';
 import { scheduleOf } from '../src/theory/lazy.js';
 
 /**
@@ -61,6 +62,9 @@ describe('monte-carlo memory', () => {
     const big = fits({ samples: 16384 }, 1).bytesPerReplica;
     expect(fits({ targetError: 0.02, maxSamples: 16384 }, 1).bytesPerReplica).toBe(big);
     expect(() => fits({ targetError: 0.02, maxSamples: 16384 }, 1, (0.5 * big) / 0.8)).toThrow(/^solver\.maxSamples: one replica of 2048 samples/);
+    // and a result says what its replicas needed
+    const small = config({ samples: 64, replicas: 2, responseSamples: 4, dt: 0.25 }, { depth: 2, activation: 'tanh' });
+    expect(solve(small).meta.bytesPerReplica).toBe(replicasInMemory(small, scheduleOf(small.train), small.solver as object, 'monte-carlo', 1).bytesPerReplica);
   });
 
 });

@@ -317,6 +317,8 @@ export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[
       replicas,
       ...(responses === 'exact' ? { responseSamples: { A: responseSamples.A * replicas, B: responseSamples.B * replicas } } : {}),
       grid: { points: plan.pb.t.length, maxStep },
+      // peak bytes of one replica's arrays (replicasInMemory): what a larger solve would need, per replica at once
+      bytesPerReplica: replicaBytes(plan.pb, { samples: M, responseSamples, responses }),
       iterations: Math.max(...runs.map((x) => x.iterations)),
       maxStepIterations: Math.max(...runs.map((x) => x.maxStepIterations)),
       residual: Math.max(...runs.map((x) => x.residual)),
