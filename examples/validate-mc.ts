@@ -49,12 +49,12 @@ function selfCheck(theory: Result): string {
   return `${(100 * c.deviation).toFixed(1)}% (${c.standardErrors?.toFixed(1) ?? '-'})${c.note ? ' note' : ''}`;
 }
 
-export function validationConfig(depth: number, activation: string, gamma0: number, samples?: number): Config {
+export function validationConfig(depth: number, activation: string, gamma0: number, samples?: number, replicas?: number): Config {
   return parseConfig({
     data: { synthetic: { kind: 'single-index', P: 10, Ptest: 20, D: 8, seed: 1 } },
     model: { depth, activation, gamma0 },
     train: { T: 10, record: 21 },
-    ...(samples ? { solver: { samples } } : {}),
+    ...(samples ? { solver: { samples, ...(replicas ? { replicas } : {}) } } : {}),
   });
 }
 
@@ -70,6 +70,14 @@ export const validateMcRelu = (onRow?: (row: string) => void) => validateMc(onRo
 export const validateMcWide = (onRow?: (row: string) => void) =>
   validateMc(onRow, undefined, { cases: cases.filter((c) => c.depth === 3 && c.activation === 'relu' && c.gamma0 === 1.5), seeds: 30, width: 3000 });
 
+/**
+ * The matrix's one miss at four times the target's largest solve (`npm run validate -- mc-131072`): L = 3 relu,
+ * gamma0 = 1.5 with 131072 samples in 16 replicas of 8192 (128 / 2048 response samples for A / B; 6.7 GB per
+ * replica, where 8 replicas would need 13.4 GB each, README "Memory") against 30 seeds at width 1500.
+ */
+export const validateMc131072 = (onRow?: (row: string) => void) =>
+  validateMc(onRow, undefined, { cases: cases.filter((c) => c.depth === 3 && c.activation === 'relu' && c.gamma0 === 1.5), samples: 131072, replicas: 16, seeds: SEEDS });
+
 export const validateMcPrecise = (onRow?: (row: string) => void, onCase?: (name: string, sim: Result, theory: Result) => void) =>
   validateMc(onRow, onCase, PRECISE);
 
@@ -81,7 +89,7 @@ export const validateMcPrecise = (onRow?: (row: string) => void, onCase?: (name:
 export async function validateMc(
   onRow?: (row: string) => void,
   onCase?: (name: string, sim: Result, theory: Result) => void,
-  run: { cases: typeof cases; samples?: number; seeds: number; width?: number } = { cases, seeds: SEEDS },
+  run: { cases: typeof cases; samples?: number; replicas?: number; seeds: number; width?: number } = { cases, seeds: SEEDS },
 ): Promise<string> {
   const width = run.width ?? WIDTH;
   const rows = [
@@ -89,7 +97,7 @@ export async function validateMc(
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const c of run.cases) {
-    const cfg = validationConfig(c.depth, c.activation, c.gamma0, run.samples);
+    const cfg = validationConfig(c.depth, c.activation, c.gamma0, run.samples, run.replicas);
     const sim = await simulateWorkers(cfg, { width, seeds: run.seeds, integrator: 'rk4', dt: 0.05 });
     let theory: Result;
     try {
@@ -115,7 +123,7 @@ export async function validateMc(
     );
     onRow?.(rows[rows.length - 1]);
   }
-  const samples = run.samples ? `${run.samples} samples` : 'default samples';
+  const samples = run.samples ? `${run.samples} samples${run.replicas ? ` in ${run.replicas} replicas` : ''}` : 'default samples';
   return [`Monte Carlo DMFT (${samples}) vs simulated networks (width ${width}, ${run.seeds} seeds), max over recorded times:`, '', ...rows].join('\n');
 }
 
