@@ -181,7 +181,6 @@ export function runReplica(plan: McPlan, seed: number, r: number, onStep?: (k: n
   );
 }
 
-/** Per solve of an accuracy-targeted run (meta.accuracy.stages). */
 /** Share of the free memory the replicas running at once may take (the rest: the runtime, the results, other work). */
 const MEMORY_SHARE = 0.8;
 
@@ -229,6 +228,7 @@ export function replicasInMemory(
   );
 }
 
+/** Per solve of an accuracy-targeted run (meta.accuracy.stages). */
 interface Stage {
   samples: number;
   errorEstimate: number;
