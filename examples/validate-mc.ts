@@ -71,12 +71,23 @@ export const validateMcWide = (onRow?: (row: string) => void) =>
   validateMc(onRow, undefined, { cases: cases.filter((c) => c.depth === 3 && c.activation === 'relu' && c.gamma0 === 1.5), seeds: 30, width: 3000 });
 
 /**
- * The matrix's one miss at four times the target's largest solve (`npm run validate -- mc-131072`): L = 3 relu,
- * gamma0 = 1.5 with 131072 samples in 16 replicas of 8192 (128 / 2048 response samples for A / B; 6.7 GB per
- * replica, where 8 replicas would need 13.4 GB each, README "Memory") against 30 seeds at width 1500.
+ * The matrix's one miss at four times the target's largest solve (`npm run validate -- mc-131072`, about 2 hours on
+ * 2 cores): L = 3 relu, gamma0 = 1.5 with 131072 samples in 16 replicas of 8192 (128 / 2048 response samples for
+ * A / B; 6.7 GB per replica, where 8 replicas would need 13.4 GB each, README "Memory"), one solve against 30 seeds
+ * at width 1500, at width 3000, and their extrapolation to infinite width.
  */
-export const validateMc131072 = (onRow?: (row: string) => void) =>
-  validateMc(onRow, undefined, { cases: cases.filter((c) => c.depth === 3 && c.activation === 'relu' && c.gamma0 === 1.5), samples: 131072, replicas: 16, seeds: SEEDS });
+export async function validateMc131072(onRow?: (row: string) => void): Promise<string> {
+  const cfg = validationConfig(3, 'relu', 1.5, 131072, 16);
+  const sim = (width: number) => simulateWorkers(cfg, { width, seeds: SEEDS, integrator: 'rk4', dt: 0.05 });
+  const [n, n2] = [await sim(WIDTH), await sim(2 * WIDTH)];
+  const theory = await solveWorkers(cfg, { times: n.t });
+  const rows = [...HEADER];
+  for (const [name, ref] of [[`width ${WIDTH}`, n], [`width ${2 * WIDTH}`, n2], ['1/N extrapolation of both', extrapolated(n, n2)]] as const) {
+    rows.push(tableRow(`L = 3 relu, gamma0 = 1.5, vs ${name}`, ref, theory));
+    onRow?.(rows[rows.length - 1]);
+  }
+  return [`Monte Carlo DMFT (131072 samples in 16 replicas) vs simulated networks (${SEEDS} seeds each), max over recorded times:`, '', ...rows].join('\n');
+}
 
 export const validateMcPrecise = (onRow?: (row: string) => void, onCase?: (name: string, sim: Result, theory: Result) => void) =>
   validateMc(onRow, onCase, PRECISE);
@@ -92,10 +103,7 @@ export async function validateMc(
   run: { cases: typeof cases; samples?: number; replicas?: number; seeds: number; width?: number } = { cases, seeds: SEEDS },
 ): Promise<string> {
   const width = run.width ?? WIDTH;
-  const rows = [
-    '| case | max dev. train | max dev. test | sim. rel. SEM | DMFT rel. SEM | DMFT samples | max dev. / combined SE | sim. s | DMFT s | within 5% | self-check (SE) |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-  ];
+  const rows = [...HEADER];
   for (const c of run.cases) {
     const cfg = validationConfig(c.depth, c.activation, c.gamma0, run.samples, run.replicas);
     const sim = await simulateWorkers(cfg, { width, seeds: run.seeds, integrator: 'rk4', dt: 0.05 });
@@ -109,22 +117,47 @@ export async function validateMc(
       continue;
     }
     onCase?.(c.name, sim, theory);
-    const train = deviation(theory.trainLoss, sim.trainLoss), test = deviation(theory.testLoss!, sim.testLoss!);
-    const se = theory.meta.samplingError as { trainLossSem: number[]; testLossSem: number[] };
-    // |DMFT - sim| in standard errors of the difference (seeds' scatter and replicas' scatter), t > 0
-    const z = (['trainLoss', 'testLoss'] as const).map((curve) => {
-      const sem = curve === 'trainLoss' ? [sim.trainLossSem!, se.trainLossSem] : [sim.testLossSem!, se.testLossSem];
-      return Math.max(...sim.t.slice(1).map((_, j) => Math.abs(theory[curve]![j + 1] - sim[curve]![j + 1]) / Math.hypot(sem[0][j + 1], sem[1][j + 1])));
-    });
-    const simSem = Math.max(relativeLossError(sim.trainLossSem!, sim.trainLoss), relativeLossError(sim.testLossSem!, sim.testLoss!));
-    const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
-    rows.push(
-      `| ${c.name} | ${pct(train)} | ${pct(test)} | ${pct(simSem)} | ${pct(theory.meta.errorEstimate as number)} | ${theory.meta.samples} | ${Math.max(...z).toFixed(2)} | ${sim.meta.seconds.toFixed(0)} | ${theory.meta.seconds.toFixed(0)} | ${Math.max(train, test) <= TOLERANCE ? 'yes' : 'NO'} | ${selfCheck(theory)} |`,
-    );
+    rows.push(tableRow(c.name, sim, theory));
     onRow?.(rows[rows.length - 1]);
   }
   const samples = run.samples ? `${run.samples} samples${run.replicas ? ` in ${run.replicas} replicas` : ''}` : 'default samples';
   return [`Monte Carlo DMFT (${samples}) vs simulated networks (width ${width}, ${run.seeds} seeds), max over recorded times:`, '', ...rows].join('\n');
+}
+
+const HEADER = [
+  '| case | max dev. train | max dev. test | sim. rel. SEM | DMFT rel. SEM | DMFT samples | max dev. / combined SE | sim. s | DMFT s | within 5% | self-check (SE) |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+];
+
+/** One row of the table: the DMFT against the simulations' mean, at the simulations' times. */
+function tableRow(name: string, sim: Result, theory: Result): string {
+  const train = deviation(theory.trainLoss, sim.trainLoss), test = deviation(theory.testLoss!, sim.testLoss!);
+  const se = theory.meta.samplingError as { trainLossSem: number[]; testLossSem: number[] };
+  // |DMFT - sim| in standard errors of the difference (seeds' scatter and replicas' scatter), t > 0
+  const z = (['trainLoss', 'testLoss'] as const).map((curve) => {
+    const sem = curve === 'trainLoss' ? [sim.trainLossSem!, se.trainLossSem] : [sim.testLossSem!, se.testLossSem];
+    return Math.max(...sim.t.slice(1).map((_, j) => Math.abs(theory[curve]![j + 1] - sim[curve]![j + 1]) / Math.hypot(sem[0][j + 1], sem[1][j + 1])));
+  });
+  const simSem = Math.max(relativeLossError(sim.trainLossSem!, sim.trainLoss), relativeLossError(sim.testLossSem!, sim.testLoss!));
+  const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
+  return `| ${name} | ${pct(train)} | ${pct(test)} | ${pct(simSem)} | ${pct(theory.meta.errorEstimate as number)} | ${theory.meta.samples} | ${Math.max(...z).toFixed(2)} | ${sim.meta.seconds.toFixed(0)} | ${theory.meta.seconds.toFixed(0)} | ${Math.max(train, test) <= TOLERANCE ? 'yes' : 'NO'} | ${selfCheck(theory)} |`;
+}
+
+/**
+ * The simulations' means at widths N and 2N extrapolated linearly in 1/N to infinite width, 2 f(2N) - f(N)
+ * (THEORY.md section 5: the width-N mean is off by O(1/N)), with its standard error; seconds are both runs'.
+ */
+function extrapolated(n: Result, n2: Result): Result {
+  const ext = (a: number[], b: number[]) => b.map((v, i) => 2 * v - a[i]);
+  const sem = (a: number[], b: number[]) => b.map((v, i) => Math.hypot(2 * v, a[i]));
+  return {
+    ...n2,
+    trainLoss: ext(n.trainLoss, n2.trainLoss),
+    testLoss: ext(n.testLoss!, n2.testLoss!),
+    trainLossSem: sem(n.trainLossSem!, n2.trainLossSem!),
+    testLossSem: sem(n.testLossSem!, n2.testLossSem!),
+    meta: { ...n2.meta, seconds: (n.meta.seconds as number) + (n2.meta.seconds as number) },
+  };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) console.log(await validateMc((row) => process.stderr.write(row + '\n')));
