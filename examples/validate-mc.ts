@@ -100,12 +100,12 @@ export const validateMcPrecise = (onRow?: (row: string) => void, onCase?: (name:
 export async function validateMc(
   onRow?: (row: string) => void,
   onCase?: (name: string, sim: Result, theory: Result) => void,
-  run: { cases: typeof cases; samples?: number; replicas?: number; seeds: number; width?: number } = { cases, seeds: SEEDS },
+  run: { cases: typeof cases; samples?: number; seeds: number; width?: number } = { cases, seeds: SEEDS },
 ): Promise<string> {
   const width = run.width ?? WIDTH;
   const rows = [...HEADER];
   for (const c of run.cases) {
-    const cfg = validationConfig(c.depth, c.activation, c.gamma0, run.samples, run.replicas);
+    const cfg = validationConfig(c.depth, c.activation, c.gamma0, run.samples);
     const sim = await simulateWorkers(cfg, { width, seeds: run.seeds, integrator: 'rk4', dt: 0.05 });
     let theory: Result;
     try {
@@ -120,7 +120,7 @@ export async function validateMc(
     rows.push(tableRow(c.name, sim, theory));
     onRow?.(rows[rows.length - 1]);
   }
-  const samples = run.samples ? `${run.samples} samples${run.replicas ? ` in ${run.replicas} replicas` : ''}` : 'default samples';
+  const samples = run.samples ? `${run.samples} samples` : 'default samples';
   return [`Monte Carlo DMFT (${samples}) vs simulated networks (width ${width}, ${run.seeds} seeds), max over recorded times:`, '', ...rows].join('\n');
 }
 
@@ -156,7 +156,7 @@ function extrapolated(n: Result, n2: Result): Result {
     testLoss: ext(n.testLoss!, n2.testLoss!),
     trainLossSem: sem(n.trainLossSem!, n2.trainLossSem!),
     testLossSem: sem(n.testLossSem!, n2.testLossSem!),
-    meta: { ...n2.meta, seconds: (n.meta.seconds as number) + (n2.meta.seconds as number) },
+    meta: { ...n2.meta, seconds: n.meta.seconds + n2.meta.seconds },
   };
 }
 
