@@ -71,7 +71,7 @@ export const validateMcWide = (onRow?: (row: string) => void) =>
   validateMc(onRow, undefined, { cases: cases.filter((c) => c.depth === 3 && c.activation === 'relu' && c.gamma0 === 1.5), seeds: 30, width: 3000 });
 
 /**
- * The matrix's one miss at four times the target's largest solve (`npm run validate -- mc-131072`, about 2 hours on
+ * The matrix's one miss at four times the target's largest solve (`npm run validate -- mc-131072`, 6089 s on
  * 2 cores): L = 3 relu, gamma0 = 1.5 with 131072 samples in 16 replicas of 8192 (128 / 2048 response samples for
  * A / B; 6.7 GB per replica, where 8 replicas would need 13.4 GB each, README "Memory"), one solve against 30 seeds
  * at width 1500, at width 3000, and their extrapolation to infinite width.
