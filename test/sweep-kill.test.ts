@@ -37,7 +37,7 @@ const records = (out: string) =>
 
 const sweep = (out: string) => spawnSync(process.execPath, [CLI, 'sweep', sweepFile, '--out', out, '--workers', '2'], { encoding: 'utf8' });
 
-describe('dmft sweep after SIGKILL', () => {
+describe('dmft sweep after SIGKILL, SIGINT', () => {
   it('resumes where it was killed and ends equal to an uninterrupted run', async () => {
     const killed = join(dir, 'killed');
     const child = spawn(process.execPath, [CLI, 'sweep', sweepFile, '--out', killed, '--workers', '2'], { stdio: 'ignore' });
@@ -54,12 +54,32 @@ describe('dmft sweep after SIGKILL', () => {
     const resumed = sweep(killed);
     expect(resumed.status, resumed.stderr).toBe(0);
     // only the points without a record ran again
-    expect(resumed.stderr.match(/^\[\d+\/\d+\] point/gm)).toHaveLength(8 - survived.length);
+    expect(resumed.stderr.match(/^\S+Z sweep \[\d+\/\d+\] \d+% point/gm)).toHaveLength(8 - survived.length);
     const whole = join(dir, 'whole');
     expect(sweep(whole).status).toBe(0);
     expect(records(killed)).toEqual(records(whole));
     expect(records(whole).map((r) => r.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(readFileSync(join(killed, 'summary.csv'), 'utf8')).toMatch(/^index,kind,model.gamma0,width,trainLoss,/);
     expect(readFileSync(join(killed, 'summary.csv'), 'utf8').trimEnd().split('\n')).toHaveLength(9);
+  });
+
+  it('SIGINT: says how many points are recorded, releases the lock and exits 130; the same command resumes', async () => {
+    const out = join(dir, 'interrupted');
+    const child = spawn(process.execPath, [CLI, 'sweep', sweepFile, '--out', out, '--workers', '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    while (lines(out).length < 2) await new Promise((r) => setTimeout(r, 5));
+    child.kill('SIGINT');
+    expect(await exited, err).toBe(130);
+    const recorded = lines(out).length;
+    expect(recorded).toBeLessThan(8);
+    expect(err.trimEnd().split('\n').at(-1)).toBe(`dmft: interrupted (SIGINT): ${recorded} of 8 points of this sweep finished and recorded in ${out}; run the same command to resume`);
+    expect(existsSync(join(out, 'sweep.lock'))).toBe(false);
+    expect(existsSync(join(out, 'sweep.lock.json'))).toBe(false);
+    const resumed = sweep(out);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stderr.match(/^\S+Z sweep \[\d+\/\d+\] \d+% point/gm)).toHaveLength(8 - recorded);
+    expect(records(out).map((r) => r.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
   });
 });

@@ -29,6 +29,9 @@ const base = {
 };
 const sweep = { base, run: { kind: 'lazy' }, grid: { 'model.depth': [1, 2, 3], 'model.activation': ['tanh', 'relu', 'erf'] } };
 
+/** A progress line off a terminal: ISO time, count, percent, the point, its seconds, ETA. */
+const PROGRESS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ sweep \[\d+\/\d+\] \d+% point \d+ \(.*\)( FAILED)? \d+\.\d s, ETA \d\d:\d\d:\d\d$/gm;
+
 /** results.jsonl as records sorted by index, without wall-clock times (the only part that varies). */
 function records(out: string) {
   return readFileSync(join(out, 'results.jsonl'), 'utf8')
@@ -74,7 +77,7 @@ describe('dmft sweep', () => {
     writeFileSync(join(torn, 'results.jsonl'), lines.slice(0, 7).join('\n') + '\n' + lines[7].slice(0, 40));
     const r = dmft('sweep', sweepFile, '--out', torn);
     expect(r.code, r.err).toBe(0);
-    expect(r.err.match(/^\[\d\/\d\]/gm)).toHaveLength(2); // the torn point and the one never written
+    expect(r.err.match(PROGRESS)).toHaveLength(2); // the torn point and the one never written
     expect(records(torn)).toEqual(records(whole));
   });
 
@@ -86,7 +89,7 @@ describe('dmft sweep', () => {
     expect(records(b).map((x) => x.index)).toEqual([1, 3, 5, 7]);
     const m = dmft('sweep', 'merge', a, b, '--out', merged);
     expect(m.code, m.err).toBe(0);
-    expect(m.err).toContain('merged 9 points');
+    expect(m.err).toContain(`merged all 9 points of the sweep into ${merged}\n`);
     const lines = readFileSync(join(merged, 'results.jsonl'), 'utf8').trimEnd().split('\n');
     expect(lines.map((l) => JSON.parse(l).index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
     expect(records(merged)).toEqual(records(whole));
@@ -125,11 +128,12 @@ describe('dmft sweep', () => {
     expect(recs[1].result.seeds).toBe(2);
     // running again: the failure is still reported, nothing runs; --retry-failed runs it again
     const again = dmft('sweep', sweepAt('mixed.json', mixed), '--out', out);
-    expect([again.code, again.err.match(/^\[/gm)]).toEqual([1, null]);
+    expect([again.code, again.err]).toEqual([1, `dmft: all 3 points of this sweep are already in ${out} (1 failed; --retry-failed runs them again)\n`]);
     const retry = dmft('sweep', sweepAt('mixed.json', mixed), '--out', out, '--retry-failed');
     expect(retry.code).toBe(1);
-    expect(retry.err.match(/^\[1\/1\] point 2 .* FAILED$/gm)).toHaveLength(1);
-    expect(records(out).map((x) => x.index)).toEqual([0, 1, 2, 2]);
+    expect(retry.err.match(/^\S+Z sweep \[1\/1\] 100% point 2 .* FAILED \d+\.\d s, ETA 00:00:00$/gm)).toHaveLength(1);
+    // the retried point's second line is appended, then the file is rewritten with one line per point
+    expect(records(out).map((x) => x.index)).toEqual([0, 1, 2]);
   });
 
   it('refuses bad sweeps with one line naming the field, exit 2', () => {
@@ -158,5 +162,94 @@ describe('dmft sweep', () => {
     expect(other.code).toBe(2);
     expect(other.err).toMatch(/^dmft: --out: .*whole holds the results of a different sweep \(id \w+, this one is \w+\); use another directory\n$/);
     expect(existsSync(join(dir, 'neg.json-out'))).toBe(false);
+  });
+});
+
+describe('dmft sweep: messages, duplicates, partial merges', () => {
+  const small = sweepAt('small.json', { base, run: { kind: 'lazy' }, grid: { 'model.depth': [1, 2, 3], 'model.activation': ['tanh', 'relu'] } });
+  const lineCount = (out: string) => readFileSync(join(out, 'results.jsonl'), 'utf8').trimEnd().split('\n').length;
+
+  it('progress lines off a terminal carry the ISO time, count, percent, seconds and ETA; --quiet silences them', () => {
+    const before = Date.now();
+    const out = join(dir, 'progress');
+    const r = dmft('sweep', small, '--out', out, '--workers', '1');
+    expect(r.code, r.err).toBe(0);
+    const lines = r.err.match(PROGRESS)!;
+    expect(lines).toHaveLength(6);
+    expect(lines.map((l) => l.split(' ')[2])).toEqual(['[1/6]', '[2/6]', '[3/6]', '[4/6]', '[5/6]', '[6/6]']);
+    expect(lines.map((l) => l.split(' ')[3])).toEqual(['16%', '33%', '50%', '66%', '83%', '100%']);
+    expect(lines[5]).toMatch(/ETA 00:00:00$/);
+    for (const l of lines) {
+      const t = Date.parse(l.split(' ')[0]);
+      expect(t).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
+      expect(t).toBeLessThanOrEqual(Date.now());
+    }
+    // quiet: nothing at all on a clean run (no progress, no "wrote", no "nothing to run")
+    const quiet = dmft('sweep', small, '--out', join(dir, 'quiet'), '--quiet');
+    expect([quiet.code, quiet.err]).toEqual([0, '']);
+    expect(lineCount(join(dir, 'quiet'))).toBe(6);
+    expect(dmft('sweep', small, '--out', join(dir, 'quiet'), '--quiet').err).toBe('');
+  });
+
+  it('a resumed sweep with nothing left to run says so in one line', () => {
+    const out = join(dir, 'progress');
+    expect(dmft('sweep', small, '--out', out)).toEqual({ code: 0, err: `dmft: all 6 points of this sweep are already in ${out}; nothing to run\n` });
+    expect(dmft('sweep', small, '--out', out, '--shard', '2/2')).toEqual({ code: 0, err: `dmft: all 3 points of shard 2/2 are already in ${out}; nothing to run\n` });
+  });
+
+  it('resume drops duplicate lines of results.jsonl (the last record wins) and rewrites the file; so does merge', () => {
+    const out = join(dir, 'dups');
+    expect(dmft('sweep', small, '--out', out).code).toBe(0);
+    const lines = readFileSync(join(out, 'results.jsonl'), 'utf8').trimEnd().split('\n');
+    // a second writer appended points 1 and 4 again (marked by their seconds)
+    const again = lines.filter((l) => [1, 4].includes(JSON.parse(l).index)).map((l) => JSON.stringify({ ...JSON.parse(l), seconds: 1234.5 }));
+    appendFileSync(join(out, 'results.jsonl'), again.join('\n') + '\n');
+    expect(lineCount(out)).toBe(8);
+    // merge reads the duplicated directory as it is: one record per point, the last
+    const merged = join(dir, 'dups-merged');
+    const m = dmft('sweep', 'merge', out, '--out', merged);
+    expect(m.code, m.err).toBe(0);
+    expect(m.err).toContain(`dmft: ${join(out, 'results.jsonl')}: 2 line(s) repeat a point recorded earlier; merged the last record of each\n`);
+    expect(m.err).toContain(`merged all 6 points of the sweep into ${merged}\n`);
+    const mergedLines = readFileSync(join(merged, 'results.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(mergedLines.map((r) => r.index)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(mergedLines.filter((r) => r.seconds === 1234.5).map((r) => r.index)).toEqual([1, 4]);
+    expect(readFileSync(join(merged, 'summary.csv'), 'utf8').trimEnd().split('\n')).toHaveLength(7);
+    expect(lineCount(out)).toBe(8); // merge does not rewrite its inputs
+    // resume: nothing runs, the file is rewritten with one line per point, the last record of each
+    const r = dmft('sweep', small, '--out', out);
+    expect(r).toEqual({
+      code: 0,
+      err: `dmft: ${join(out, 'results.jsonl')}: 2 line(s) repeat a point recorded earlier; kept the last record of each and rewrote the file\ndmft: all 6 points of this sweep are already in ${out}; nothing to run\n`,
+    });
+    const kept = readFileSync(join(out, 'results.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(kept.map((x) => x.index)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(kept.filter((x) => x.seconds === 1234.5).map((x) => x.index)).toEqual([1, 4]);
+    const csv = readFileSync(join(out, 'summary.csv'), 'utf8').trimEnd().split('\n');
+    expect(csv.map((row) => row.split(',')[0])).toEqual(['index', '0', '1', '2', '3', '4', '5']);
+    expect(csv[2]).toMatch(/,1234\.5,$/);
+  });
+
+  it('merging 1 of 2 shards says how many points are merged and which are missing, exit 0', async () => {
+    const a = join(dir, 'half1');
+    expect(dmft('sweep', small, '--out', a, '--shard', '1/2').code).toBe(0);
+    const merged = join(dir, 'half-merged');
+    const m = dmft('sweep', 'merge', a, '--out', merged);
+    expect(m.code, m.err).toBe(0);
+    expect(m.err.trimEnd().split('\n').at(-1)).toBe(`merged 3 of 6 points into ${merged}; missing: points 1, 3, 5 (shard 2/2?)`);
+    const { shardGuess } = await import('../dist/src/cli/sweep/merge.js');
+    expect(shardGuess([1, 2, 5, 6, 9, 10], 12)).toBe('shards 2/4, 3/4');
+    expect(shardGuess([2, 5, 8], 9)).toBe('shard 3/3');
+    expect(shardGuess([5], 6)).toBeUndefined();
+  });
+
+  it('dmft sweep --help lists the options of the default command run, and points to docs/INTERFACE.md', () => {
+    const r = spawnSync(process.execPath, [CLI, 'sweep', '--help'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    for (const option of ['--out <dir>', '--shard <i/n>', '--workers <n>', '--retry-failed', '--wait', '--quiet']) expect(r.stdout).toContain(`  ${option}`);
+    expect(r.stdout).toContain('docs/INTERFACE.md');
+    expect(r.stdout).not.toContain('shared/');
+    const run = spawnSync(process.execPath, [CLI, 'sweep', 'run', '--help'], { encoding: 'utf8' });
+    expect(run.stdout).not.toContain('shared/');
   });
 });

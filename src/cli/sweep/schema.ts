@@ -7,7 +7,7 @@ import { readText } from '../io.js';
 
 /**
  * A sweep file (SWEEP.json):
- *   base   a config (shared/INTERFACE.md), inline or the path of a config file relative to the sweep file
+ *   base   a config (docs/INTERFACE.md), inline or the path of a config file relative to the sweep file
  *   run    what every point runs: kind (lazy | simulate | ...), and width, seeds, integrator, dt, tol
  *   grid   axes: a dotted config path ("model.gamma0") or a run option ("kind", "width", "seeds") mapped
  *          to its values; the points are the product of the axes, first axis slowest. A list of grids is

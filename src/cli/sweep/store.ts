@@ -2,13 +2,14 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, trunca
 import { join } from 'node:path';
 import type { Result } from '../../core/result.js';
 import { InputError } from '../../core/errors.js';
-import { writeJson } from '../io.js';
 
 /**
  * A sweep's output directory:
  *   sweep.json      { id, sweep }: which sweep the directory belongs to
  *   results.jsonl   one line per finished point, appended whole with one write (a kill loses at most a
  *                   torn last line, dropped on the next open); a later line for a point replaces an earlier one
+ *                   (a retried point), and a run rewrites the file with one line per point
+ *   sweep.lock(.json)  the lock of the process writing the directory (lock.ts)
  *   summary.csv     one row per finished point, sorted by index; rewritten atomically (temp file + rename)
  */
 export interface PointRecord {
@@ -41,23 +42,39 @@ export function readManifest(dir: string): Manifest | undefined {
 }
 
 /** Make `dir` the home of the sweep `manifest`, refusing a directory that holds another sweep. */
-export function claim(dir: string, manifest: Manifest, field: string): void {
+export function claim(dir: string, manifest: Manifest, field: string, { quiet = false } = {}): void {
   const held = readManifest(dir);
   if (held && held.id !== manifest.id)
     throw new InputError(field, `${dir} holds the results of a different sweep (id ${held.id}, this one is ${manifest.id}); use another directory`);
   if (held) return;
-  mkdirSync(dir, { recursive: true });
-  writeJson(manifest, join(dir, MANIFEST));
+  try {
+    mkdirSync(dir, { recursive: true });
+    atomicWrite(join(dir, MANIFEST), JSON.stringify(manifest) + '\n');
+  } catch (e) {
+    throw new InputError(field, `cannot write ${join(dir, MANIFEST)} (${(e as Error).message})`);
+  }
+  if (!quiet) process.stderr.write(`wrote ${join(dir, MANIFEST)}\n`);
 }
 
-/** The records of `dir`, the last per point, by key; a torn last line (a kill mid-write) is cut off the file. */
-export function readRecords(dir: string): Map<string, PointRecord> {
+export interface Records {
+  /** the last record of each point, by key */
+  records: Map<string, PointRecord>;
+  /** lines of the file replaced by a later line for the same point */
+  duplicates: number;
+}
+
+/**
+ * The records of `dir`, the last per point, by key; a torn last line (a kill mid-write) is skipped, and
+ * cut off the file with `repair` (only the directory's writer may: another process may be mid-write).
+ */
+export function readRecords(dir: string, { repair = true } = {}): Records {
   const file = join(dir, RESULTS);
   const records = new Map<string, PointRecord>();
-  if (!existsSync(file)) return records;
+  let duplicates = 0;
+  if (!existsSync(file)) return { records, duplicates };
   const text = readFileSync(file, 'utf8');
   const end = text.lastIndexOf('\n') + 1;
-  if (end < text.length) truncateSync(file, Buffer.byteLength(text.slice(0, end)));
+  if (repair && end < text.length) truncateSync(file, Buffer.byteLength(text.slice(0, end)));
   text
     .slice(0, end)
     .split('\n')
@@ -69,9 +86,10 @@ export function readRecords(dir: string): Map<string, PointRecord> {
       } catch {
         throw new InputError(`${file}:${i + 1}`, 'not a JSON line (the file was edited or damaged)');
       }
+      if (records.has(r.key)) duplicates++;
       records.set(r.key, r);
     });
-  return records;
+  return { records, duplicates };
 }
 
 export function appendRecord(dir: string, record: PointRecord): void {
