@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { VERSION } from './core/version.js';
-import { action, readConfig, reportAndExit, writeJson } from './cli/io.js';
+import { action, emitResult, readConfig, reportAndExit, writeJson } from './cli/io.js';
 import { solveLazy } from './theory/lazy.js';
 import { kernelsResult } from './theory/report.js';
 import { registerSweep } from './cli/sweep.js';
 import { registerSimulate } from './cli/simulate.js';
 import { registerSolve } from './cli/solve.js';
 
-/** The `dmft` command line of shared/INTERFACE.md. Results go to stdout or --out; messages to stderr. */
+/** The `dmft` command line of docs/INTERFACE.md. Results go to stdout or --out; messages to stderr. */
 const program = new Command()
   .name('dmft')
   .description('DMFT of feature learning in wide neural networks: theory curves and finite-width simulations')
@@ -19,9 +19,9 @@ const program = new Command()
 program
   .command('lazy')
   .description('static-NTK (lazy, gamma0 -> 0) learning curves of CONFIG')
-  .argument('<config>', 'config JSON file (shared/INTERFACE.md), or - for standard input')
+  .argument('<config>', 'config JSON file (docs/INTERFACE.md), or - for standard input')
   .option('--out <file>', 'write the result JSON here instead of standard output')
-  .action(action((config: string, opts: { out?: string }) => writeJson(solveLazy(readConfig(config)), opts.out)));
+  .action(action((config: string, opts: { out?: string }) => emitResult(() => solveLazy(readConfig(config)), opts.out)));
 
 program
   .command('kernels')

@@ -34,4 +34,5 @@ export * from './sim/ensemble.js';
 export * from '../workers/pool.js';
 export * from '../workers/scripts.js';
 export * from '../workers/ensemble.js';
+export { solveWorkers } from '../workers/solve.js';
 export { exposeWorker, type WorkerApi } from '../workers/expose.js';

@@ -1,7 +1,6 @@
 import type { Config } from '../src/core/config.js';
-import { InputError } from '../src/core/errors.js';
 import type { Result } from '../src/core/result.js';
-import { ensembleResult, simulate, type EnsembleOptions } from '../src/sim/ensemble.js';
+import { checkEnsemble, ensembleResult, simulate, type EnsembleOptions } from '../src/sim/ensemble.js';
 import type { Pool } from './pool.js';
 import { simPool } from './scripts.js';
 import type { SimApi } from './sim-worker.js';
@@ -15,7 +14,7 @@ import type { SimApi } from './sim-worker.js';
 export async function simulateParallel(cfg: Config, opts: EnsembleOptions, pool: Pool<SimApi>, signal?: AbortSignal): Promise<Result> {
   const started = performance.now();
   const { seeds, width, integrator, dt, tol, times } = opts;
-  if (!Number.isInteger(seeds) || seeds < 1) throw new InputError('seeds', `expected an integer >= 1, got ${seeds}`);
+  checkEnsemble(cfg, opts, pool.size);
   const perSeed = times?.length ?? cfg.train.record;
   const runs = await pool.runAll(seeds, (seed) => `seed ${seed}`, (w, seed) => w.simulateNetwork(cfg, { width, seed, integrator, dt, tol, times }), {
     signal,

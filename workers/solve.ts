@@ -2,7 +2,8 @@ import type { Config } from '../src/core/config.js';
 import type { Result } from '../src/core/result.js';
 import { formatBytes } from '../src/core/memory.js';
 import { monteCarloSolves, replicasInMemory, type McSolverOptions } from '../src/dmft/monte-carlo.js';
-import { prepareSolve, solve, type SolveOptions } from '../src/dmft/solve.js';
+import { checkDivergence } from '../src/core/result.js';
+import { divergenceHint, prepareSolve, solve, type SolveOptions } from '../src/dmft/solve.js';
 import { platform } from './platform.js';
 import { mcPool } from './scripts.js';
 
@@ -17,11 +18,11 @@ import { mcPool } from './scripts.js';
 export async function solveWorkers(cfg: Config, opts: SolveOptions = {}, workers?: number, signal?: AbortSignal): Promise<Result> {
   const { method, options, schedule } = prepareSolve(cfg, opts);
   if (workers === 1 || (method !== 'monte-carlo' && method !== 'gradient-independent')) return solve(cfg, opts);
-  const solves = monteCarloSolves(cfg, schedule, options as McSolverOptions, method, performance.now());
-  let step = solves.next(); // the first solve's plan: bad options are refused before any worker starts
-  // no more replicas at once than fit in memory (or an InputError if none does)
+  // no more replicas at once than fit in memory (or an InputError if none does), checked first from sizes alone
   const wanted = workers ?? (await platform()).cores;
   const { concurrent, bytesPerReplica } = replicasInMemory(cfg, schedule, options as McSolverOptions, method, wanted);
+  const solves = monteCarloSolves(cfg, schedule, options as McSolverOptions, method, performance.now());
+  let step = solves.next(); // the first solve's plan: bad options are refused before any worker starts
   if (concurrent < wanted)
     opts.onWarning?.(`${concurrent} of ${wanted} workers: each replica needs ${formatBytes(bytesPerReplica)}, and ${concurrent} at once is what fits in this machine's free memory`);
   const pool = await mcPool({ size: concurrent });
@@ -36,7 +37,7 @@ export async function solveWorkers(cfg: Config, opts: SolveOptions = {}, workers
       offset += total;
       step = solves.next(runs);
     }
-    return step.value;
+    return checkDivergence(step.value, divergenceHint(cfg));
   } finally {
     await pool.close();
   }

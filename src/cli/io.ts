@@ -1,7 +1,8 @@
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import { parseConfigText, type Config } from '../core/config.js';
-import { ConvergenceError, InputError } from '../core/errors.js';
+import { ConvergenceError, DivergenceError, InputError } from '../core/errors.js';
+import type { Result } from '../core/result.js';
 
 /** Node-only I/O of the command line: reading configs, writing results, one-line errors. */
 
@@ -81,23 +82,91 @@ export function action<A extends unknown[]>(fn: (...args: A) => unknown | Promis
   };
 }
 
-/** A progress bar on stderr, shown only when stderr is a terminal and the run has lasted over a second. */
-export function progressBar(label: string, unit: string): { update: (done: number, total: number) => void; stop: () => void } {
-  if (!process.stderr.isTTY) return { update: () => {}, stop: () => {} };
+export interface Progress {
+  update: (done: number, total: number) => void;
+  stop: () => void;
+  /** "15/41 steps": how far the run got */
+  status: () => string;
+}
+
+/** Seconds between progress lines off a terminal: DMFT_PROGRESS_SECONDS, default 5. */
+function progressEvery(): number {
+  const v = Number(process.env.DMFT_PROGRESS_SECONDS);
+  return Number.isFinite(v) && v >= 0 && process.env.DMFT_PROGRESS_SECONDS !== '' ? v : 5;
+}
+
+/**
+ * Progress on stderr: on a terminal a bar once the run has lasted over a second; elsewhere (a cluster job's
+ * log) a timestamped line at most every progressEvery() seconds with the fraction done and an ETA; nothing
+ * with `quiet`.
+ */
+export function progressBar(label: string, unit: string, quiet = false): Progress {
   const started = performance.now();
+  let done = 0, total = 0;
+  const status = () => `${done}/${total} ${unit}`;
+  const track = (d: number, t: number) => ((done = d), (total = t));
+  if (quiet) return { update: track, stop: () => {}, status };
+  if (!process.stderr.isTTY) {
+    let last = started, printed = false;
+    const every = progressEvery() * 1000;
+    return {
+      update(d, t) {
+        track(d, t);
+        const now = performance.now();
+        if (now - last < every && !(d === t && printed)) return;
+        if (d === t && !printed) return; // a run shorter than the interval says nothing
+        last = now;
+        printed = true;
+        const elapsed = (now - started) / 1000;
+        const eta = d > 0 ? (elapsed * (t - d)) / d : NaN;
+        process.stderr.write(`${new Date().toISOString().slice(0, 19)}Z ${label} ${Math.floor((100 * d) / t)}% (${status()}), ${elapsed.toFixed(0)} s elapsed${Number.isFinite(eta) ? `, ETA ${eta.toFixed(0)} s` : ''}\n`);
+      },
+      stop: () => {},
+      status,
+    };
+  }
   let bar: cliProgress.SingleBar | undefined;
   return {
-    update(done, total) {
+    update(d, t) {
+      track(d, t);
       if (!bar && performance.now() - started < 1000) return;
       if (!bar) {
         bar = new cliProgress.SingleBar({ stream: process.stderr, format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | eta {eta}s` });
-        bar.start(total, done);
+        bar.start(t, d);
       } else {
         // an accuracy-targeted Monte Carlo solve adds its next solve's steps to the total
-        if (total !== bar.getTotal()) bar.setTotal(total);
-        bar.update(done);
+        if (t !== bar.getTotal()) bar.setTotal(t);
+        bar.update(d);
       }
     },
     stop: () => bar?.stop(),
+    status,
   };
+}
+
+/**
+ * While work runs in worker threads (the main thread free to take signals), SIGINT / SIGTERM end the process
+ * with one line saying how far it got (exit 130 / 143). Returns the function that removes the handlers. Work
+ * in this thread keeps the default signal handling: a handler could not run before it ends.
+ */
+export function onInterrupt(what: string, status: () => string): () => void {
+  const started = performance.now();
+  const handler = (signal: NodeJS.Signals) => {
+    process.stderr.write(`\ndmft: ${what} interrupted by ${signal} after ${((performance.now() - started) / 1000).toFixed(1)} s: ${status()} finished; nothing written\n`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.on('SIGINT', handler).on('SIGTERM', handler);
+  return () => process.off('SIGINT', handler).off('SIGTERM', handler);
+}
+
+/** Write the result of `produce` as writeJson does; a divergence writes the partial result first (exit 3 follows). */
+export async function emitResult(produce: () => Result | Promise<Result>, out?: string): Promise<Result> {
+  try {
+    const result = await produce();
+    writeJson(result, out);
+    return result;
+  } catch (e) {
+    if (e instanceof DivergenceError && e.partial) writeJson(e.partial, out);
+    throw e;
+  }
 }

@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { InputError } from './errors.js';
 import { synthesize, SYNTHETIC_KINDS } from './synthetic.js';
 
-/** The config of shared/INTERFACE.md, validated, with `data` resolved to arrays. */
+/** The config of docs/INTERFACE.md, validated, with `data` resolved to arrays. */
 
 export const ACTIVATIONS = ['linear', 'relu', 'tanh', 'erf', 'softplus', 'gelu'] as const;
 export type ActivationName = (typeof ACTIVATIONS)[number];
@@ -186,11 +186,16 @@ function resolveData(raw: unknown): Data {
   return d;
 }
 
+export const CONFIG_SECTIONS = ['data', 'model', 'train', 'solver', 'output'] as const;
+
 /** Validate a parsed JSON value as a config. Throws InputError naming the first bad field. */
 export function parseConfig(raw: unknown): Config {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
     throw new InputError('config', `expected a JSON object, got ${describe(raw)}`);
   const r = raw as Record<string, unknown>;
+  // a misspelt section ("modle", "sovler") would otherwise run silently with defaults
+  const unknown = Object.keys(r).find((k) => !(CONFIG_SECTIONS as readonly string[]).includes(k));
+  if (unknown !== undefined) throw new InputError(unknown, `unknown field (a config has ${CONFIG_SECTIONS.join(', ')})`);
   const data = resolveData(r.data);
   const m = parseWith(model, r.model, ['model']);
   if (r.train === undefined) throw new InputError('train', 'required');
@@ -202,7 +207,27 @@ export function parseConfig(raw: unknown): Config {
     throw new InputError('train.record', `at most train.steps + 1 = ${train.steps + 1} with gradient descent, got ${train.record}`);
   const s = parseWith(solver, r.solver, ['solver']) as Solver;
   const o = parseWith(output, r.output, ['output']);
-  return { data, model: m, train, solver: s, output: o };
+  const cfg = { data, model: m, train, solver: s, output: o };
+  checkResultSize(cfg);
+  return cfg;
+}
+
+/** Characters of JSON a result may hold: well under V8's largest string (2^29 characters), which JSON.stringify needs. */
+const MAX_RESULT_CHARS = 2 ** 28;
+
+/** Refuse, before anything runs, opt-in outputs whose JSON would be too long to write (about 20 characters a number). */
+function checkResultSize(cfg: Config): void {
+  const n = cfg.data.X.length + (cfg.data.Xtest?.length ?? 0), L = cfg.model.depth, records = cfg.train.record;
+  const numbers = (cfg.output.kernels ? records * (2 * L + 1) * n * n : 0) + (cfg.output.predictions ? records * n : 0);
+  if (20 * numbers > MAX_RESULT_CHARS)
+    throw new InputError(cfg.output.kernels ? 'output.kernels' : 'output.predictions', `${numbers.toExponential(2)} numbers (train.record x (2 depth + 1) x points^2 for the kernels) would make a result of about ${((20 * numbers) / 2 ** 30).toFixed(1)} GB of JSON, more than the ${MAX_RESULT_CHARS / 2 ** 20} MB that can be written; lower train.record or the number of points`);
+}
+
+/** Refuse an opt-in output (config.output) that `producer` does not produce, naming the field. */
+export function refuseOutputs(output: Output, producer: string, produced: readonly (keyof Output)[], why = ''): void {
+  const missing = (Object.keys(output) as (keyof Output)[]).find((key) => output[key] && !produced.includes(key));
+  if (missing !== undefined)
+    throw new InputError(`output.${missing}`, `not produced by ${producer}${why ? ` (${why})` : ''}; it produces ${produced.map((k) => `output.${k}`).join(', ') || 'none'}`);
 }
 
 /** Parse JSON text (as read from a file named `source`) into a config. */

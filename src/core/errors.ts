@@ -22,3 +22,14 @@ export class ConvergenceError extends Error {
     this.name = 'ConvergenceError';
   }
 }
+
+/** Losses that grew without bound; `partial` is the result up to (not including) the first diverged time. */
+export class DivergenceError extends ConvergenceError {
+  constructor(
+    message: string,
+    readonly partial?: unknown,
+  ) {
+    super(message);
+    this.name = 'DivergenceError';
+  }
+}

@@ -9,7 +9,7 @@ import { activation } from '../theory/activations.js';
 import { initialKernels, inputKernel } from '../theory/kernels.js';
 import { allInputs, type Schedule } from '../theory/lazy.js';
 import { timeGrid } from './grid.js';
-import { marchReplica, replicaBytes, type McProblem, type McRun } from './mc/march.js';
+import { marchReplica, replicaBytes, replicaShape, type McProblem, type McRun, type ReplicaShape } from './mc/march.js';
 import { alignment, lossCurve, preactivationHistogram, relativeLossError, trainBlock } from './observables.js';
 
 /**
@@ -141,10 +141,13 @@ export interface McPlan {
   options: McSolverOptions;
 }
 
-export function planMonteCarlo(cfg: Config, schedule: Schedule, o: McSolverOptions, method: 'monte-carlo' | 'gradient-independent'): McPlan {
+/** The plan without its problem's matrices: what the memory check needs, cheap at any P (no kernels, no eigendecompositions). */
+type McSizes = Omit<McPlan, 'pb'> & { shape: ReplicaShape; grid: ReturnType<typeof timeGrid> };
+
+function planSizes(cfg: Config, schedule: Schedule, o: McSolverOptions, method: 'monte-carlo' | 'gradient-independent'): McSizes {
   if (schedule.kind === 'gd')
     throw new InputError('train.steps', `the ${method} solver integrates gradient flow (train.T); gradient descent (train.steps, train.lr) is not supported by it`);
-  const { data, model, solver } = cfg;
+  const { data, model } = cfg;
   const times = schedule.t;
   const replicas = o.replicas ?? MC_DEFAULTS.replicas;
   const samples = o.samples ?? MC_DEFAULTS.samples;
@@ -157,8 +160,17 @@ export function planMonteCarlo(cfg: Config, schedule: Schedule, o: McSolverOptio
   const responseSamples = defaultResponseSamples(M, act.kink === true, o);
   const maxStep = o.dt ?? times[times.length - 1] / MC_DEFAULTS.steps;
   const grid = timeGrid(times, maxStep);
+  const P = data.X.length, n = P + (data.Xtest?.length ?? 0);
+  const shape = { P, n, L: model.depth, K1: grid.t.length, records: grid.index.length, kink: act.kink === true };
+  return { method, times, replicas, M, responses, responseSamples, maxStep, options: o, shape, grid };
+}
+
+export function planMonteCarlo(cfg: Config, schedule: Schedule, o: McSolverOptions, method: 'monte-carlo' | 'gradient-independent'): McPlan {
+  const { shape, grid, ...plan } = planSizes(cfg, schedule, o, method);
+  const { data, model, solver } = cfg;
   const X = allInputs(cfg);
   const Kx = inputKernel(X);
+  const act = activation(model.activation);
   const gamma0 = model.parameterization === 'ntk' ? 0 : model.gamma0;
   const init = initialKernels(X, model.depth, model.activation, solver.quadrature);
   const ntkExact0 = o.controlVariate === false ? undefined : init.ntk;
@@ -168,7 +180,7 @@ export function planMonteCarlo(cfg: Config, schedule: Schedule, o: McSolverOptio
   // kinked activations read f off the fields in the full solution; the rest flows along the NTK (McProblem.output)
   const output = method === 'monte-carlo' && act.kink === true && gamma0 > 0 ? 'fields' : 'ntk';
   const pb: McProblem = { Kx, Fx: new GaussianSampler(Kx).factor, P: data.X.length, y: data.y, L: model.depth, act, gamma0, t: grid.t, record: grid.index, ntkExact0, kinkWidth, output };
-  return { method, pb, times, replicas, M, responses, responseSamples, maxStep, options: o };
+  return { ...plan, pb };
 }
 
 /** Replica r: samples r M .. (r + 1) M - 1 of the fixed per-sample streams of solver.seed. */
@@ -201,9 +213,9 @@ export function replicasInMemory(
   available = availableMemory(),
 ): { concurrent: number; bytesPerReplica: number } {
   const acc = accuracyTarget(o);
-  const planAt = (samples: number) => planMonteCarlo(cfg, schedule, { ...o, samples }, method);
-  const bytes = (plan: McPlan, responses = plan.responses) => replicaBytes(plan.pb, { samples: plan.M, responseSamples: plan.responseSamples, responses });
-  const plan = acc ? planAt(acc.maxSamples) : planMonteCarlo(cfg, schedule, o, method);
+  const planAt = (samples: number) => planSizes(cfg, schedule, { ...o, samples }, method);
+  const bytes = (plan: McSizes, responses = plan.responses) => replicaBytes(plan.shape, { samples: plan.M, responseSamples: plan.responseSamples, responses });
+  const plan = acc ? planAt(acc.maxSamples) : planSizes(cfg, schedule, o, method);
   const bytesPerReplica = bytes(plan);
   if (available === undefined) return { concurrent: wanted, bytesPerReplica };
   const budget = MEMORY_SHARE * available;
@@ -223,7 +235,7 @@ export function replicasInMemory(
     field,
     `one replica of ${plan.M} samples (${plan.M * plan.replicas} in ${plan.replicas} replicas) needs ${formatBytes(bytesPerReplica)}${share}; ` +
       `${formatBytes(budget)} is free for it (${Math.round(100 * MEMORY_SHARE)}% of the ${formatBytes(available)} available): ` +
-      (lo < 2 ? `lower ${field}` : acc && lo * plan.replicas < (o.samples ?? MC_DEFAULTS.samples) ? `set solver.samples and solver.maxSamples <= ${lo * plan.replicas}` : `set ${field} <= ${lo * plan.replicas}`) +
+      (lo < 2 ? `even 2 samples per replica do not fit: ${plan.shape.P} training points on ${plan.shape.K1} grid times are too many for this machine (the memory grows as P^2 K^2; lower data P or raise solver.dt)` : acc && lo * plan.replicas < (o.samples ?? MC_DEFAULTS.samples) ? `set solver.samples and solver.maxSamples <= ${lo * plan.replicas}` : `set ${field} <= ${lo * plan.replicas}`) +
       `${jacobians > 0 ? ', lower solver.responseSamples / responseSamplesB' : ''}, or raise solver.replicas (fewer samples each)`,
   );
 }
@@ -275,9 +287,10 @@ export function solveMonteCarlo(
   method: 'monte-carlo' | 'gradient-independent',
   onProgress?: (done: number, total: number) => void,
 ): Result {
+  // the memory check first: it needs only sizes, the first plan's kernels take long at large P
+  replicasInMemory(cfg, schedule, o, method, 1);
   const solves = monteCarloSolves(cfg, schedule, o, method, performance.now());
   let step = solves.next();
-  replicasInMemory(cfg, schedule, o, method, 1);
   for (let offset = 0; !step.done; ) {
     const plan = step.value;
     const steps = plan.pb.t.length, total = plan.replicas * steps, done = offset;
@@ -318,7 +331,7 @@ export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[
       ...(responses === 'exact' ? { responseSamples: { A: responseSamples.A * replicas, B: responseSamples.B * replicas } } : {}),
       grid: { points: plan.pb.t.length, maxStep },
       // peak bytes of one replica's arrays (replicasInMemory): what a larger solve would need, per replica at once
-      bytesPerReplica: replicaBytes(plan.pb, { samples: M, responseSamples, responses }),
+      bytesPerReplica: replicaBytes(replicaShape(plan.pb), { samples: M, responseSamples, responses }),
       iterations: Math.max(...runs.map((x) => x.iterations)),
       maxStepIterations: Math.max(...runs.map((x) => x.maxStepIterations)),
       residual: Math.max(...runs.map((x) => x.residual)),

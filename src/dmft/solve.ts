@@ -1,15 +1,16 @@
 import * as z from 'zod';
-import { parseWith, type Config } from '../core/config.js';
+import { parseWith, refuseOutputs, type Config } from '../core/config.js';
 import { InputError } from '../core/errors.js';
 import { dense, toRows, type Dense } from '../core/linalg.js';
-import { makeMeta, type Result } from '../core/result.js';
+import { checkDivergence, makeMeta, type Result } from '../core/result.js';
 import { activation } from '../theory/activations.js';
 import { initialKernels, inputKernel } from '../theory/kernels.js';
 import { allInputs, scheduleOf, solveLazy, type Schedule } from '../theory/lazy.js';
 import { inputCoordinates } from './coordinates.js';
 import { solveDeepLinear, type DeepLinearSolution } from './deep-linear.js';
 import { GRADIENT_INDEPENDENT_OPTIONS, MONTE_CARLO_OPTIONS, solveMonteCarlo } from './monte-carlo.js';
-import { checkTimes } from './grid.js';
+import { checkTimes, timeGrid } from './grid.js';
+import { availableMemory, formatBytes } from '../core/memory.js';
 import { alignment, lossCurve, relativeLossError, trainBlock } from './observables.js';
 import { solveTwoLayer } from './two-layer.js';
 
@@ -76,13 +77,21 @@ export function prepareSolve(cfg: Config, opts: SolveOptions = {}) {
   return { method, options, schedule };
 }
 
+/** The solution of `cfg`; a diverged one throws DivergenceError with the curves up to the divergence. */
 export function solve(cfg: Config, opts: SolveOptions = {}): Result {
   const { method, options, schedule } = prepareSolve(cfg, opts);
+  return checkDivergence(run(cfg, method, options, schedule, opts), divergenceHint(cfg));
+}
+
+function run(cfg: Config, method: SolverMethod, options: ReturnType<typeof methodOptions>, schedule: Schedule, opts: SolveOptions): Result {
   if (method === 'static-ntk') return solveLazy(cfg, schedule);
   if (method === 'two-layer') return twoLayer(cfg, schedule, options as z.infer<(typeof optionSchemas)['two-layer']>, opts);
   if (method === 'monte-carlo' || method === 'gradient-independent') return solveMonteCarlo(cfg, schedule, options, method, opts.onProgress);
   return deepLinear(cfg, schedule, options as z.infer<(typeof optionSchemas)['deep-linear']>, opts);
 }
+
+/** What to lower when a solution diverges. */
+export const divergenceHint = (cfg: Config) => (cfg.train.kind === 'gd' ? 'lower train.lr' : 'lower solver.dt or solver.tol');
 
 /** Defaults: accurate to well under the 3% agreement standard of THEORY.md section 5 (see test/dmft-*). */
 export const TWO_LAYER_DEFAULTS = { samples: 16384, replicas: 4, tol: 1e-4, controlVariate: false };
@@ -129,13 +138,31 @@ function twoLayer(cfg: Config, schedule: Schedule, o: { samples?: number; replic
   return result;
 }
 
+/**
+ * Refuse before anything is allocated a deep-linear solve whose per-layer two-time arrays (the covariance H^l and
+ * the source coefficients, each about (R K1)^2 numbers for rank R <= min(P, D) and K1 grid times,
+ * src/dmft/deep-linear.ts) do not fit in 80% of the free memory.
+ */
+function checkDeepLinearMemory(cfg: Config, K1: number): void {
+  const R = Math.min(cfg.data.X.length, cfg.data.X[0].length), L = cfg.model.depth;
+  const bytes = 8 * L * (2 * (R * K1) ** 2 + 6 * K1 * K1 * R);
+  const free = availableMemory();
+  if (free !== undefined && bytes > 0.8 * free)
+    throw new InputError(
+      cfg.solver.dt !== undefined ? 'solver.dt' : 'train.T',
+      `the deep-linear solve needs about ${formatBytes(bytes)} (depth ${L}, input rank up to ${R}, ${K1} grid times), more than 80% of the ${formatBytes(free)} free: raise solver.dt (memory grows as 1/dt^2) or use fewer points or input dimensions`,
+    );
+}
+
 function deepLinear(cfg: Config, schedule: Schedule, o: { dt?: number; tol?: number; maxIterations?: number; errorEstimate?: boolean }, opts: SolveOptions): Result {
   const started = performance.now();
   if (schedule.kind === 'gd')
     throw new InputError('train.steps', 'the deep-linear solver integrates gradient flow (train.T); gradient descent (train.steps, train.lr) is not supported by it');
   const { data, model, output } = cfg;
+  refuseOutputs(output, 'the deep-linear method', ['predictions', 'kernels', 'alignment'], 'its preactivations are Gaussian, with variances the diagonals of kernels.Phi');
   const times = schedule.t;
   const dt = o.dt ?? times[times.length - 1] / DEEP_LINEAR_DEFAULTS.steps;
+  checkDeepLinearMemory(cfg, timeGrid(times, dt).t.length);
   const gamma0 = model.parameterization === 'ntk' ? 0 : model.gamma0;
   const pb = { ...problem(cfg), y: data.y, L: model.depth, gamma0, times };
   const run = (step: number, onProgress?: SolveOptions['onProgress']) =>
@@ -168,7 +195,6 @@ function deepLinear(cfg: Config, schedule: Schedule, o: { dt?: number; tol?: num
       maxStepIterations: s.maxStepIterations,
       residual: s.residual,
       ...(errorEstimate !== undefined ? { errorEstimate } : {}),
-      ...(output.histograms ? { note: 'output.histograms: the deep-linear preactivations are Gaussian; histograms are produced by the two-layer solver only' } : {}),
     }),
   };
   if (output.predictions) result.predictions = { train: c.train, ...(c.test ? { test: c.test } : {}) };

@@ -85,12 +85,17 @@ export function solveTwoLayer(pb: TwoLayerProblem, opt: TwoLayerOptions): TwoLay
   const state = new Float64Array(pop.size);
   const records: Snapshot[] = [];
   const initialH = opt.histograms ? pop.trainFields(state) : undefined;
+  // returns whether the outputs are finite; gradient descent stops at the first that is not and hands back what
+  // it recorded, so that solve() reports the divergence with the curves up to it (THEORY.md section 6)
   const record = (i: number, y: Float64Array = state) => {
-    const snap = pop.snapshot(y, opt.kernels || i === times.length - 1);
-    if (!snap.f.every((f) => f.every(Number.isFinite)))
-      throw new ConvergenceError(`two-layer: the particles diverged before t = ${times[i]} (reduce train.lr or solver.tol)`, records.map((r) => r.f[0][0]));
+    let snap = pop.snapshot(y, opt.kernels || i === times.length - 1);
+    const finite = snap.f.every((f) => f.every(Number.isFinite));
+    if (!finite && !snap.kernels) snap = pop.snapshot(y, true); // the last record has the kernels
+    if (!finite && pb.schedule.kind === 'flow')
+      throw new ConvergenceError(`two-layer: the particles diverged before t = ${times[i]} (reduce solver.tol)`, records.map((r) => r.f[0][0]));
     records.push(snap);
     opt.onProgress?.(i + 1, times.length);
+    return finite;
   };
   if (pb.schedule.kind === 'flow') {
     try {
@@ -103,16 +108,16 @@ export function solveTwoLayer(pb: TwoLayerProblem, opt: TwoLayerOptions): TwoLay
     const { lr, steps: at } = pb.schedule;
     const v = new Float64Array(pop.size);
     let step = 0;
-    at.forEach((k, i) => {
-      for (; step < k; step++) {
+    for (let i = 0; i < at.length; i++) {
+      for (; step < at[i]; step++) {
         pop.derivative(state, v);
         for (let j = 0; j < state.length; j++) state[j] += lr * v[j];
       }
-      record(i);
-    });
+      if (!record(i)) break;
+    }
   }
   if (opt.controlVariate) controlVariate(records, pop, pb);
-  const sol = summarize(times, records, pb);
+  const sol = summarize(times.slice(0, records.length), records, pb);
   sol.evaluations = pop.evaluations;
   if (initialH) sol.histograms = preactivationHistogram(initialH, pop.trainFields(state));
   return sol;

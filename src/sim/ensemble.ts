@@ -1,4 +1,9 @@
-import type { Config } from '../core/config.js';
+import { refuseOutputs, type Config } from '../core/config.js';
+import { fromRows } from '../core/linalg.js';
+import { availableMemory, formatBytes } from '../core/memory.js';
+import { kernelPath } from './wasm/arena.js';
+import { MAX_ARENA_BYTES, networkBytes } from './network.js';
+import { alignment } from '../dmft/observables.js';
 import { InputError } from '../core/errors.js';
 import { makeMeta, type Result } from '../core/result.js';
 import type { KernelSnapshot } from './record.js';
@@ -39,10 +44,41 @@ function sem(curves: readonly number[][]): number[] {
   });
 }
 
-export function simulate(cfg: Config, opts: EnsembleOptions): Result {
-  const started = performance.now();
+/**
+ * Refuse, before anything is allocated, what `simulate` cannot do: bad seeds or width, outputs it does not
+ * produce, and networks too large for memory (`concurrent` of them at once) or for the SIMD kernels' arena.
+ */
+export function checkEnsemble(cfg: Config, opts: EnsembleOptions, concurrent = 1): void {
   const { seeds, width } = opts;
   if (!Number.isInteger(seeds) || seeds < 1) throw new InputError('seeds', `expected an integer >= 1, got ${seeds}`);
+  if (!Number.isInteger(width) || width < 1) throw new InputError('width', `expected an integer >= 1, got ${width}`);
+  refuseOutputs(cfg.output, 'simulate', SIMULATED_OUTPUTS);
+  const integrator = cfg.train.kind === 'gd' ? 'gd' : (opts.integrator ?? 'ck');
+  const at = Math.min(concurrent, seeds);
+  const free = availableMemory();
+  const fits = (N: number) => {
+    const b = networkBytes(cfg, N, integrator);
+    return (kernelPath() !== 'simd' || b.arena <= MAX_ARENA_BYTES) && (free === undefined || at * b.total <= 0.8 * free);
+  };
+  if (fits(width)) return;
+  let lo = 0, hi = width; // fits(lo), not fits(hi)
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (fits(mid)) lo = mid;
+    else hi = mid;
+  }
+  const b = networkBytes(cfg, width, integrator);
+  const limit =
+    kernelPath() === 'simd' && b.arena > MAX_ARENA_BYTES
+      ? `its arrays (${formatBytes(b.arena)}) exceed the 4 GB WebAssembly memory of the SIMD kernels (DMFT_SIM_KERNELS=scalar lifts that limit)`
+      : `${at} at once need ${formatBytes(at * b.total)}, more than 80% of the ${formatBytes(free!)} of free memory`;
+  throw new InputError('width', `a depth-${cfg.model.depth} network of width ${width} needs ${formatBytes(b.total)} (${integrator}): ${limit}; the largest width that fits is ${lo}`);
+}
+
+export function simulate(cfg: Config, opts: EnsembleOptions): Result {
+  const started = performance.now();
+  checkEnsemble(cfg, opts);
+  const { seeds, width } = opts;
   const total = seeds * (opts.times?.length ?? cfg.train.record);
   let done = 0;
   const runs: NetworkRun[] = [];
@@ -60,6 +96,9 @@ export function simulate(cfg: Config, opts: EnsembleOptions): Result {
     );
   return ensembleResult(cfg, opts, runs, started);
 }
+
+/** The opt-in outputs (config.output) simulations produce. */
+export const SIMULATED_OUTPUTS = ['predictions', 'kernels', 'alignment'] as const;
 
 /** The INTERFACE result of the runs of seeds 0..S-1 (in seed order); `started` from performance.now(). */
 export function ensembleResult(cfg: Config, opts: EnsembleOptions, runs: readonly NetworkRun[], started: number): Result {
@@ -95,5 +134,7 @@ export function ensembleResult(cfg: Config, opts: EnsembleOptions, runs: readonl
     const perLayer = (perTime: Nested) => (perTime as Nested[][])[0].map((_, l) => (perTime as Nested[][]).map((layers) => layers[l]));
     result.kernels = { Phi: perLayer(over((k) => k.Phi)), G: perLayer(over((k) => k.G)), ntk: over((k) => k.ntk) };
   }
+  // each network's kernel-target alignment, averaged over seeds (as the Monte Carlo solver averages over replicas)
+  if (cfg.output.alignment) result.alignment = mean(runs.map((r) => r.kernels!.map((k) => alignment(fromRows(k.ntk), cfg.data.y)))) as number[];
   return result;
 }

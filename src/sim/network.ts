@@ -70,6 +70,35 @@ function slopeOf(act: Activation): (h: number, phi: number) => number {
   return (h) => act.dphi(h);
 }
 
+/**
+ * Lengths of a network's big arrays: the buffers of Network (h, phi, g, back; W0T, units, cross, crossB,
+ * coef), the parameters (initialParams) and the low-rank factors U, V of up to 4 stages per hidden matrix
+ * (stepper.ts). With the SIMD kernels they share one arena.
+ */
+function arenaLengths({ D, N, L }: Shape, n: number, P: number): number[] {
+  const { nUnits, nCross, nCoef } = scratchLengths({ D, N, L }, n, P);
+  return [...new Array<number>(3 * L + 1).fill(n * N), D * N, nUnits, nCross, nCross, nCoef, paramCount({ D, N, L }), ...new Array<number>(2 * (L - 1)).fill(4 * P * N)];
+}
+
+/** Lengths of the scratch arrays units, cross (and crossB), coef of Network. */
+const scratchLengths = ({ D, N }: Shape, n: number, P: number) => ({ nUnits: (N + 1) * n, nCross: (P + 1) * n, nCoef: (Math.max(P, D) + 1) * Math.max(n, D) });
+
+/** The largest WebAssembly memory (65536 pages of 64 KiB): a SIMD network's arena must fit in it. */
+export const MAX_ARENA_BYTES = 2 ** 32;
+
+/**
+ * Bytes one network of width N of `cfg` allocates: `arena` (its big arrays) and `total`, with what its
+ * integrator adds on the heap (Cash-Karp: 8 copies of the parameters and the velocity factor; RK4 and
+ * gradient descent: the stages of W^0 and w, stepper.ts).
+ */
+export function networkBytes(cfg: Config, N: number, integrator: 'ck' | 'rk4' | 'gd'): { arena: number; total: number } {
+  const n = cfg.data.X.length + (cfg.data.Xtest?.length ?? 0), P = cfg.data.X.length;
+  const shape = { D: cfg.data.X[0].length, N, L: cfg.model.depth };
+  const arena = arenaLengths(shape, n, P).reduce((a, len) => a + ((len * 8 + 15) & ~15), 0);
+  const heap = integrator === 'ck' ? 8 * (8 * paramCount(shape) + P * N) : 8 * 6 * (N * shape.D + N);
+  return { arena, total: arena + heap };
+}
+
 export class Network {
   readonly shape: Shape;
   readonly act: Activation;
@@ -120,15 +149,8 @@ export class Network {
     this.y = Float64Array.from(data.y);
     this.kernels = kernelPath(kernels);
     const n = this.n, P = this.P;
-    const nUnits = (N + 1) * n, nCross = (P + 1) * n, nCoef = (Math.max(P, D) + 1) * Math.max(n, D);
-    if (this.kernels === 'simd')
-      // room for the buffers below (h, phi, g, back; W0T, units, cross, crossB, coef), the parameters
-      // (initialParams) and the low-rank factors U, V of up to 4 stages per hidden matrix (stepper.ts)
-      this.arena = new Arena([
-        ...new Array<number>(3 * L + 1).fill(n * N),
-        ...[D * N, nUnits, nCross, nCross, nCoef, paramCount(this.shape)],
-        ...new Array<number>(2 * (L - 1)).fill(4 * P * N),
-      ]);
+    const { nUnits, nCross, nCoef } = scratchLengths(this.shape, n, P);
+    if (this.kernels === 'simd') this.arena = new Arena(arenaLengths(this.shape, n, P));
     const buf = () => this.alloc(n * N);
     this.h = Array.from({ length: L }, buf);
     this.phi = Array.from({ length: L }, buf);

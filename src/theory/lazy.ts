@@ -1,6 +1,8 @@
 import type { Config, Train } from '../core/config.js';
-import { recordTimes } from '../core/config.js';
+import { recordTimes, refuseOutputs } from '../core/config.js';
+import { alignment } from '../dmft/observables.js';
 import { block, symmetricEigen, toRows, type Dense } from '../core/linalg.js';
+import { DivergenceError } from '../core/errors.js';
 import { halfMeanSquare, makeMeta, type Result } from '../core/result.js';
 import { initialKernels } from './kernels.js';
 
@@ -124,6 +126,7 @@ export function allInputs(cfg: Config): number[][] {
 export function solveLazy(cfg: Config, schedule: Schedule = scheduleOf(cfg.train)): Result {
   const started = performance.now();
   const { data, model, output } = cfg;
+  refuseOutputs(output, 'the static NTK', ['predictions', 'kernels', 'alignment'], 'its preactivations stay Gaussian at their t = 0 variances, the diagonals of Phi');
   const P = data.X.length;
   const k = initialKernels(allInputs(cfg), model.depth, model.activation, cfg.solver.quadrature);
   const curves = lazyCurves(k.ntk, P, data.y, data.ytest, schedule);
@@ -135,8 +138,18 @@ export function solveLazy(cfg: Config, schedule: Schedule = scheduleOf(cfg.train
     asymptote: curves.asymptote,
     meta: makeMeta('static-ntk', started, curves.stability !== undefined ? { lrStability: curves.stability } : {}),
   };
-  if (curves.stability !== undefined && curves.stability > 2)
-    result.meta.warning = `train.lr * lambda_max / P = ${curves.stability.toPrecision(4)} > 2: gradient descent diverges in the lazy limit`;
   if (output.predictions) result.predictions = { train: curves.train, ...(curves.test ? { test: curves.test } : {}) };
+  // the kernels do not move: every recorded time has those of t = 0, in the solvers' layout (kernels.Phi[l - 1][k])
+  const each = <T>(v: T) => curves.t.map(() => v);
+  if (output.kernels)
+    result.kernels = {
+      Phi: k.Phi.slice(1).map((Phi) => each(toRows(Phi))),
+      G: k.G.slice(1, model.depth + 1).map((G) => each(toRows(G))),
+      ntk: each(toRows(k.ntk)),
+    };
+  if (output.alignment) result.alignment = each(alignment(k.ntk, data.y));
+  // exact even when it diverges: the whole result goes with the error
+  if (curves.stability !== undefined && curves.stability > 2)
+    throw new DivergenceError(`static-ntk: train.lr * lambda_max / P = ${curves.stability.toPrecision(4)} > 2: gradient descent diverges in the lazy limit (lower train.lr below 2 P / lambda_max = ${((2 * (cfg.train as { lr: number }).lr) / curves.stability).toPrecision(4)})`, result);
   return result;
 }

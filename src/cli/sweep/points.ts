@@ -80,7 +80,7 @@ function configOf(raw: unknown, params: Record<string, unknown>, gridField: stri
     return parseConfig(raw);
   } catch (e) {
     if (!(e instanceof InputError)) throw e;
-    const axis = Object.keys(params).find((a) => e.field === a || e.field.startsWith(`${a}.`) || e.field.startsWith(`${a}[`));
+    const axis = Object.keys(params).find((a) => e.field === a || e.field.startsWith(`${a}.`) || e.field.startsWith(`${a}[`) || a.startsWith(`${e.field}.`));
     if (axis) throw new InputError(`${gridField}.${e.field}`, `${e.reason} (point ${canonical(params)})`);
     throw new InputError(`base.${e.field}`, e.reason);
   }

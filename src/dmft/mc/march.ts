@@ -130,17 +130,29 @@ export function marchReplica(pb: McProblem, opt: McOptions, onStep?: (k: number)
  * the exact responses' Jacobians (ExactResponses), and the replica's own kernel and operator rows, causal
  * factors and records.
  */
-export function replicaBytes(pb: McProblem, opt: Pick<McOptions, 'samples' | 'responseSamples' | 'responses'>): number {
-  const { P, L } = pb;
-  const n = pb.Kx.rows, Pt = n - P, K1 = pb.t.length, W = P * K1, S = opt.samples;
-  let bytes = 8 * (6 * L * n * W + 2 * L * Pt * Pt + (2 * L - 2) * (P * P * K1 * (K1 + 3)) / 2 + pb.record.length * (2 * L + 1) * n * n + 2 * L * S * P);
+export function replicaBytes(shape: ReplicaShape, opt: Pick<McOptions, 'samples' | 'responseSamples' | 'responses'>): number {
+  const { P, L, n, K1, records, kink } = shape;
+  const Pt = n - P, W = P * K1, S = opt.samples;
+  let bytes = 8 * (6 * L * n * W + 2 * L * Pt * Pt + (2 * L - 2) * (P * P * K1 * (K1 + 3)) / 2 + records * (2 * L + 1) * n * n + 2 * L * S * P);
   for (let l = 1; l <= L; l++) {
     bytes += LayerSamples.bytes(l, L, S, P, Pt, K1);
     if (opt.responses !== 'exact') continue;
-    if (l < L) bytes += ExactResponses.bytes('r', S, P, Pt, K1, Math.min(opt.responseSamples.A, S), pb.act.kink === true);
-    if (l >= 2) bytes += ExactResponses.bytes('u', S, P, Pt, K1, Math.min(opt.responseSamples.B, S), pb.act.kink === true);
+    if (l < L) bytes += ExactResponses.bytes('r', S, P, Pt, K1, Math.min(opt.responseSamples.A, S), kink);
+    if (l >= 2) bytes += ExactResponses.bytes('u', S, P, Pt, K1, Math.min(opt.responseSamples.B, S), kink);
   }
   return bytes;
+}
+
+export const replicaShape = (pb: McProblem): ReplicaShape => ({ P: pb.P, n: pb.Kx.rows, L: pb.L, K1: pb.t.length, records: pb.record.length, kink: pb.act.kink === true });
+
+/** The sizes replicaBytes needs: P training and n points in all, depth L, K1 grid times, records recorded, a kinked activation. */
+export interface ReplicaShape {
+  P: number;
+  n: number;
+  L: number;
+  K1: number;
+  records: number;
+  kink: boolean;
 }
 
 class Replica {
