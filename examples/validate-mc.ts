@@ -15,8 +15,8 @@ import { solveWorkers } from '../workers/solve.js';
  * errors (section 5), so the table gives the simulator's largest relative standard error and the DMFT's
  * (meta.errorEstimate) beside the largest deviations, and the seconds of each.
  */
-// 30 seeds: the simulations' relative SEM is then 1-4.4% at N = 1500, of the order of the DMFT's accuracy target (2.5%);
-// with 10 it was up to 6.1% on L = 3 relu, too large to test the 5% standard.
+// 30 seeds: the simulations' relative SEM is then of the order of the DMFT's accuracy target (2.5%), small enough
+// to test the 5% standard (measured SEMs: docs/VALIDATION.md, "Moved from code comments").
 const WIDTH = 1500, SEEDS = 30, TOLERANCE = 0.05;
 
 /** max over times of |a - b| / max(b, 1% of b(0)) */
@@ -29,8 +29,8 @@ const cases = [1, 0.5, 1.5].flatMap((gamma0) =>
 /**
  * The high-precision checks (`npm run validate -- mc-precise`): 32768 samples against 30 seeds, where both
  * sampling errors are small enough to test the 5% standard at late times. 4096 samples per replica take 64
- * response samples for A and tanh's B, 1024 for relu's B (src/dmft/monte-carlo.ts); L = 3 relu, gamma0 = 1.5 took
- * 25 minutes on 2 cores (simulations 261 s, DMFT 1213 s); the whole run was not timed with these settings.
+ * response samples for A and tanh's B, 1024 for relu's B (src/dmft/monte-carlo.ts). Timings: docs/PERFORMANCE.md,
+ * "Moved from code comments".
  */
 const PRECISE = {
   cases: [
@@ -58,23 +58,23 @@ export function validationConfig(depth: number, activation: string, gamma0: numb
   });
 }
 
-/** The relu rows of the matrix alone (`npm run validate -- mc-relu`, about 2.2 hours on 2 cores:
- * simulations 1500 s, DMFT about 6400 s, measured 2026-12-05 with the machine shared). */
+/** The relu rows of the matrix alone (`npm run validate -- mc-relu`; timings: docs/PERFORMANCE.md, "Moved from code comments"). */
 export const validateMcRelu = (onRow?: (row: string) => void) => validateMc(onRow, undefined, { cases: cases.filter((c) => c.activation === 'relu'), seeds: SEEDS });
 
 /**
  * The case whose late-time gap against width 1500 is the networks' O(1/N) bias (`npm run validate -- mc-wide`):
  * L = 3 relu, gamma0 = 1.5 at solver defaults (the accuracy target ends at 32768 samples) against 30 seeds at width
- * 3000. Measured 2026-12-05: simulations 1483 s, DMFT 1707 s at 32768 samples (2 workers, the machine shared).
+ * 3000 (timings: docs/PERFORMANCE.md, "Moved from code comments").
  */
 export const validateMcWide = (onRow?: (row: string) => void) =>
   validateMc(onRow, undefined, { cases: cases.filter((c) => c.depth === 3 && c.activation === 'relu' && c.gamma0 === 1.5), seeds: 30, width: 3000 });
 
 /**
- * The matrix's one miss at four times the target's largest solve (`npm run validate -- mc-131072`, 6089 s on
- * 2 cores): L = 3 relu, gamma0 = 1.5 with 131072 samples in 16 replicas of 8192 (128 / 2048 response samples for
- * A / B; 6.7 GB per replica, where 8 replicas would need 13.4 GB each, README "Memory"), one solve against 30 seeds
- * at width 1500, at width 3000, and their extrapolation to infinite width.
+ * The matrix's one miss at four times the target's largest solve (`npm run validate -- mc-131072`; timing:
+ * docs/PERFORMANCE.md, "Moved from code comments"): L = 3 relu, gamma0 = 1.5 with 131072 samples in 16
+ * replicas of 8192 (128 / 2048 response samples for A / B; 6.7 GB per replica, where 8 replicas would need
+ * 13.4 GB each, docs/PERFORMANCE.md "Memory of the Monte Carlo methods"), one solve against 30 seeds at width
+ * 1500, at width 3000, and their extrapolation to infinite width.
  */
 export async function validateMc131072(onRow?: (row: string) => void): Promise<string> {
   const cfg = validationConfig(3, 'relu', 1.5, 131072, 16);
@@ -93,9 +93,8 @@ export const validateMcPrecise = (onRow?: (row: string) => void, onCase?: (name:
   validateMc(onRow, onCase, PRECISE);
 
 /**
- * `onRow` sees each table row as soon as its case is done (the matrix takes about 3.2 hours on 2 cores:
- * simulations 3050 s, DMFT about 8300 s, of which 6400 s are the relu rows; measured 2026-12-05, the machine shared),
- * `onCase` the curves behind it.
+ * `onRow` sees each table row as soon as its case is done (the matrix takes hours; timings: docs/PERFORMANCE.md,
+ * "Moved from code comments"), `onCase` the curves behind it.
  */
 export async function validateMc(
   onRow?: (row: string) => void,

@@ -11,10 +11,7 @@ import { solve } from '../src/dmft/solve.js';
  * error (reported; up to 2.1% of the loss with the default 8192 samples), the O(1/Sr) bias of responses
  * averaged over Sr = 16 samples per replica, and the O(dt^2) discretization:
  * agreement within 5% of the reference at every recorded time, train and test.
- * About 60 s on one thread. Measured (seed 0): train -1.09% at t = 3, -3.40% at t = 8.6, -4.33% at t = 15 (the
- * DMFT's sampling error up to 2.10%, the reference's 2.1%); test within 0.97%. Seeds 1 and 2 at t = 15: -6.17%
- * and -1.02%; their mean with seed 0, -3.8%, is 1.6 combined SE (the reference's error is common to all seeds).
- * Before the quasi-random sources (./src/dmft/mc/layer.ts), seed 0 was within 0.21% to t = 10.5 and -2.07% at t = 15.
+ * About 60 s on one thread. Measured deviations per seed: docs/VALIDATION.md, "Moved from code comments".
  */
 const fx = JSON.parse(readFileSync(new URL('./fixtures/deep_tanh_L2_g0.5.json', import.meta.url), 'utf8'));
 

@@ -127,8 +127,7 @@ describe('control variate of the exact responses (Sr = S / 8)', () => {
  * discretization second order (THEORY.md section 5, discretization error). Gradient-independent (no responses,
  * so only the fields' march), L = 2, gamma0 = 1.5, T = 2, 32768 samples; at the first record t = 0.5, with
  * dt = 0.5, 0.25, 0.125 the second change of the train loss over the first is 1/4 for a second-order march and
- * 1/2 for a first-order one. Required: below 1/3. Measured 0.09 (seeds 1, 2: 0.19, 0.15); the slope from the
- * step's first sweep, which was first order, gave 0.41 (0.38, 0.46).
+ * 1/2 for a first-order one. Required: below 1/3 (measured ratios: docs/RELU.md, "Moved from code comments").
  */
 describe('relu march: second order in dt', () => {
   it('halving dt twice: the second change is below 1/3 of the first', () => {

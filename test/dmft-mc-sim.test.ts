@@ -10,8 +10,8 @@ import { simulate } from '../src/sim/ensemble.js';
  * 2 mean(2N) - mean(N), removes b/N and has standard error sqrt(4 SEM(2N)^2 + SEM(N)^2). Required at every
  * recorded time: within 4 combined standard errors (that one and the DMFT's sampling error over replicas).
  * The grid's O(dt^2) error at dt = 0.125 is far inside that band (below 0.2% for L = 1,
- * test/dmft-mc-consistency.test.ts). The same check rejects gradient independence (A = B = 0), so it can fail.
- * Measured: monte-carlo 0.32 / 0.42 standard errors (train / test), gradient-independent 4.9 / 4.3, static NTK 27 / 25.
+ * test/dmft-mc-consistency.test.ts). The same check rejects gradient independence (A = B = 0), so it can fail
+ * (measured values: docs/VALIDATION.md, "Moved from code comments").
  */
 const config = (method: string) =>
   parseConfig({

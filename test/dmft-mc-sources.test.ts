@@ -12,8 +12,8 @@ import { activation } from '../src/theory/activations.js';
  * and every normal has E xi^2 = 1. Sampling error (THEORY.md section 5) is the spread over the batches:
  *  - unbiased: the mean over batches is within 4 of its standard errors of the exact value;
  *  - quasi-random at t = 0: the batch estimates spread less than half the Monte Carlo standard error
- *    sqrt(Var(x^2) / S) = sqrt(2) E x^2 / sqrt(S) (measured: 0.02-0.39; with pseudo-random normals the ratio
- *    is 1, and its estimate from 16 batches is within 0.64-1.36 at two standard errors);
+ *    sqrt(Var(x^2) / S) = sqrt(2) E x^2 / sqrt(S) (with pseudo-random normals the ratio is 1, and its estimate
+ *    from 16 batches is within 0.64-1.36 at two standard errors; measured ratios: docs/VALIDATION.md);
  *  - pseudo-random at t_1: the spread is that standard error within a factor 2.
  */
 const S = 1024, BATCHES = 16, P = 3, Pt = 2, K1 = 2, W = P * K1;

@@ -47,9 +47,8 @@ describe('two-layer DMFT (particles)', () => {
   });
 
   it('control variate (solver.controlVariate): near the lazy limit it shrinks the replica spread >= 2x, same curves', () => {
-    // gamma0 = 0.1: the sampled-NTK lazy curves carry most of each replica's sampling error; measured
-    // spread ratio 4.2-6.9 over seeds 0-2 (it falls to ~1 at gamma0 = 0.5 and below 1 at the late-time
-    // train loss for gamma0 >= 1, hence off by default). Both estimate the same limit from the same particle
+    // gamma0 = 0.1: the sampled-NTK lazy curves carry most of each replica's sampling error (the gain fades as
+    // gamma0 grows, hence off by default; measured ratios: docs/VALIDATION.md). Both estimate the same limit from the same particle
     // trajectories: their difference is the correction alone, within the combined sampling error (4 sigma,
     // THEORY.md section 5).
     const cfg = (controlVariate: boolean) => config('tanh', 0.1, { T: 6, record: 7 }, { samples: 8192, replicas: 8, controlVariate });

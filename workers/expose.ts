@@ -5,8 +5,8 @@ import { selfEndpoint } from './platform.js';
 /**
  * Worker side of a pool: expose `api` (an object of functions) on this worker's endpoint. Return values are
  * copied (structured clone), not transferred: detaching any ArrayBuffer invalidates V8's array-buffer-detaching
- * protector for the whole isolate, after which all typed-array code in it runs slower (measured: a Monte Carlo
- * replica 0.95 s -> 1.25 s for every task after the first returned by transfer). Results are small (a replica's
+ * protector for the whole isolate, after which all typed-array code in it runs slower (docs/PERFORMANCE.md,
+ * "Workers"). Results are small (a replica's
  * run is ~0.4 MB, copied in < 1 ms). Errors keep their kind across the boundary (see pool.ts).
  */
 export type WorkerApi = Record<string, (...args: never[]) => unknown>;

@@ -57,25 +57,18 @@ export const MONTE_CARLO_OPTIONS = {
 };
 
 /**
- * Defaults, measured against the 5% standard of THEORY.md section 5 (test/dmft-mc-fixture.test.ts, bench/mc.ts,
+ * Defaults, chosen against the 5% standard of THEORY.md section 5 (test/dmft-mc-fixture.test.ts, bench/mc.ts,
  * examples/validate-mc.ts): 8 replicas of 1024 samples, for a first solve; unless solver.samples is fixed, more
- * follow until the accuracy target is met (targetError, maxSamples: accuracyTarget below). The late losses' sampling error falls like 1/sqrt(S):
- * 1.4% with 8192 samples (L = 2 tanh, gamma0 = 1, T = 20; 3.1% before the quasi-random sources of
- * ./mc/layer.ts), which takes 57 s on one thread.
- * Exact responses come from 16 samples per replica: 64 moved the late losses by < 1% with the same samples, and
- * 8 moved the fixture's late train loss by -1.1%, the O(1/Sr) bias of noisy responses. dt = T / 36 gives one
- * grid step per interval of the usual 41 recorded times, also when they are snapped to a simulator's RK4 grid.
+ * follow until the accuracy target is met (targetError, maxSamples: accuracyTarget below); the late losses'
+ * sampling error falls like 1/sqrt(S). Exact responses come from 16 samples per replica, enough that the
+ * O(1/Sr) bias of noisy responses is small next to the sampling error. dt = T / 36 gives one grid step per
+ * interval of the usual 41 recorded times, also when they are snapped to a simulator's RK4 grid.
  * The per-step tolerance is 1e-6: 1e-5 moved late losses by 0.4%.
- * kinkWidth (relu's delta(h), relative to the preactivation scale): on L = 2 relu, gamma0 = 1, T = 10 at 32768
- * samples against 30 simulated seeds at N = 1500, train loss at t = 10: without it -15%; 0.25 -0.9% (16 response
- * samples) and -3.4% (64); an absolute width 0.2, -0.9% (16) and -1.1% (128). In a variant that averaged the
- * equal-time term over all samples, widths 0.1 / 0.2 / 0.4 (128 response samples) gave -14.9 / -4.9 / -7.9%:
- * narrower widths are noisier, and noisy responses bias the losses (O(1/Sr)); wider ones smooth the kink away.
- * Hence more response samples for kinked activations: on L = 3 relu, gamma0 = 0.5 (10 seeds at N = 1500) the train
- * loss at t = 10 is +18% with 16, +6.0% with 64 (-5.0% without the kink terms). The noise is B's (responses w.r.t.
- * u, where delta(h) enters at zeroth order): on L = 2 relu, gamma0 = 1, T = 10 (16 replicas of 1024 samples) the
- * replica spread of the train loss at t = 10 is 19.1% with 64 response samples for A and B, 8.6% with 64 for A and
- * 256 for B, and 8.6% with 16 for A and 256 for B. So relu takes 16 for A and 256 for B (solver.responseSamplesB).
+ * kinkWidth (relu's delta(h), relative to the preactivation scale) trades noise against bias: narrower widths are
+ * noisier, and noisy responses bias the losses (O(1/Sr)); wider ones smooth the kink away. Kinked activations need
+ * more response samples, above all for B (responses w.r.t. u, where delta(h) enters at zeroth order), so relu
+ * takes 16 for A and 256 for B (solver.responseSamplesB). The measurements behind these defaults:
+ * docs/VALIDATION.md and docs/RELU.md, "Moved from code comments".
  */
 export const MC_DEFAULTS = { samples: 8192, replicas: 8, responseSamples: 16, steps: 36, tol: 1e-6, maxIterations: 40, ibpRidge: 1, kinkWidth: 0.25, kinkResponseSamplesB: 256, targetError: 0.025, maxSamples: 32768 };
 
@@ -111,10 +104,8 @@ export function nextSamples(samples: number, replicas: number, errorEstimate: nu
 /**
  * Response samples per replica for A and B, unless set: at least the defaults above (16; relu's B 256), and
  * 1/64 (relu's B 1/4) of the replica's M samples beyond 1024. So the O(1/Sr) bias of noisy responses falls with
- * `samples` like the sampling error does, and raising `samples` alone buys precision: on L = 2 relu,
- * gamma0 = 1.5 against N = 3000 (10 seeds), 256 -> 1024 response samples for B moved the train loss at t = 9
- * from -7.7% to -5.6% (64 for A as well: -5.5%); at 32768 samples against 30 seeds at N = 1500, L = 3 relu,
- * gamma0 = 1.5 went from 8.68% (16 / 256 per replica) to 5.05% (64 / 1024).
+ * `samples` like the sampling error does, and raising `samples` alone buys precision (measurements: docs/RELU.md,
+ * "Moved from code comments").
  */
 function defaultResponseSamples(M: number, kink: boolean, o: Pick<McSolverOptions, 'responseSamples' | 'responseSamplesB'>): { A: number; B: number } {
   const share = (min: number, fraction: number) => Math.max(min, Math.floor(M * fraction));

@@ -24,8 +24,8 @@ import { haltonNormals } from './qmc.js';
  * each population's curves get the control variate (exact lazy curves) - (lazy curves of its own sampled
  * NTK at t = 0). It removes the sampling error entirely as gamma0 -> 0 and most of it at early times, but
  * the lazy curves decorrelate from the feature-learning ones as the kernel moves: on the late-time train
- * loss, which sets the relative error, it adds variance from gamma0 ~ 0.5 on (measured: replica spread
- * x0.5-0.8 at gamma0 = 1-2, /2 at gamma0 = 0.1), so it is off by default.
+ * loss, which sets the relative error, it adds variance from gamma0 ~ 0.5 on, so it is off by default
+ * (measured spreads: docs/VALIDATION.md, "Moved from code comments").
  * `replicas` independent populations, each self-consistent with its own Delta, are integrated as one ODE
  * (adaptive Dormand-Prince with dense output; Euler steps of size lr for gradient descent, its exact
  * discrete analogue); their spread is the sampling error. A population of M particles is a width-M network, so it also carries an

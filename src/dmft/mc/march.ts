@@ -62,14 +62,12 @@ export interface McProblem {
    * of df/dt, which is zero since phi(h) stays 0. Networks show it (their loss stays above the flow along their
    * own recorded NTKs), and the relu flow learned too fast (README, Known limits). So the full solution of a
    * kinked activation reads f off the fields. Smooth activations flow along the NTK: its control variate
-   * (ntkExact0) makes the late train loss's variance 2.2x smaller than the fields' f (L = 2 tanh, gamma0 = 1.5,
-   * T = 10, 8 x 1024 samples: relative SE 1.79% against 2.63% at t = 10; means 0.00140 and 0.00144), and adding
-   * the same shift K(0) - K_S(0) to the fields' f did not help (3.07%), since the batch's f moves through its
+   * (ntkExact0) makes the late train loss's variance smaller than the fields' f, whose batch moves through its
    * layers' own samples, not through K_S(0). Gradient independence flows along the NTK (its fields leave out the
    * responses, so they do not give its f), and so does gamma0 = 0. Test points (riders) always flow along the
    * NTK: they keep no history of their own sources (each time's innovation is drawn afresh), so their
-   * (phi(h(t)) - phi(h(0))) / gamma0 would carry independent noise (measured on L = 2 relu, gamma0 = 0.01: test
-   * loss SE 0.4-2.4 against losses of 0.18-0.47).
+   * (phi(h(t)) - phi(h(0))) / gamma0 would carry independent noise. Measurements: docs/VALIDATION.md,
+   * "Moved from code comments".
    */
   output: 'fields' | 'ntk';
 }
@@ -251,10 +249,8 @@ class Replica {
         // |h| is below the O(dt) equal-time term (the self term pushes it back across the kink from either side):
         // it would flip at every sweep. phi'(h(t_k)) is therefore the slope at the predictor's h(t_k), linearly
         // extrapolated from t_{k-1}, t_{k-2}: off by O(dt^2), it picks the wrong side only for samples that close
-        // to the kink, and the march stays second order in dt (L = 2 relu, gamma0 = 1.5, 65536 samples, dt = 0.5,
-        // 0.25, 0.125: the train loss 0.162 at t = 2 changes by 2.2e-4, then 0.7e-4). The slope of the step's
-        // first sweep, which adds the equal-time term of the predicted slope, was first order (4.9e-4, then
-        // 2.3e-4; 0.2% off at t = 2 with the default step). At t_0 and t_1, with no trend to extrapolate, the
+        // to the kink, and the march stays second order in dt (THEORY.md section 5, discretization error; the
+        // measured orders: docs/RELU.md, "Moved from code comments"). At t_0 and t_1, with no trend to extrapolate, the
         // slope is the first sweep's (test/dmft-mc-kink.test.ts checks the order).
         if (it === 1 && k < 2 && this.pb.act.kink) for (const x of this.layers) x.slopeFrozen = true;
         res = it === 1 ? Infinity : Math.max(maxAbsDiff(before, this.delta.subarray(k * P, (k + 1) * P)) / yScale, relDiff(Kbefore, this.Kcur.subarray(0, P * P)));
@@ -533,8 +529,8 @@ class Replica {
 /**
  * Residual of the step's fixed point below which the response rows are frozen for the remaining sweeps: they
  * are then computed from fields within ~1e-3 of converged, a relative error far below their sampling error
- * (O(1/sqrt(Sr)), ~10%), and the fields still converge to solver.tol with them. Saves about two thirds of the
- * Jacobian work; measured on test/fixtures/deep_tanh_L2_g0.5.json it moves the losses by < 0.3% (sampling error 1.6%).
+ * (O(1/sqrt(Sr)), ~10%), and the fields still converge to solver.tol with them. It saves most of the Jacobian
+ * work at a change in the losses well inside their sampling error (measured: docs/PERFORMANCE.md, "Moved from code comments").
  */
 const RESPONSE_FREEZE = 1e-3;
 
