@@ -6,7 +6,6 @@
  *   - networks: the mean over 4 seeds of centered finite networks of width 1000 (simulator).
  * The DMFT and the networks should agree within the networks' error bars plus O(1/N); lazy should not.
  */
-import asciichart from 'asciichart';
 import { parseConfig } from '../src/core/config.js';
 import { solve } from '../src/dmft/solve.js';
 import { solveLazy } from '../src/theory/lazy.js';
@@ -30,14 +29,29 @@ for (let k = 0; k < lazy.t.length; k += 5)
   console.log(
     `${lazy.t[k].toFixed(0).padStart(6)} | ${f(lazy.testLoss![k])} ${f(dmft.testLoss![k])} ${f(sim.testLoss![k])} +- ${sim.testLossSem![k].toFixed(4)} | ${f(dmft.trainLoss[k])} ${f(sim.trainLoss[k])}`,
   );
-console.log('\ntest loss vs t (blue: lazy, green: DMFT, red: networks N = 1000)');
-console.log(
-  asciichart.plot([lazy.testLoss!, dmft.testLoss!, sim.testLoss!], {
-    height: 12,
-    colors: [asciichart.blue, asciichart.green, asciichart.red],
-    format: (x: number) => x.toFixed(3).padStart(7),
-  }),
-);
+console.log('\ntest loss against t:  L lazy   D DMFT   N networks (N = 1000)   * DMFT and networks on one cell');
+console.log(chart(lazy.t, [lazy.testLoss!, dmft.testLoss!, sim.testLoss!], ['L', 'D', 'N'], process.stdout.isTTY ? [34, 32, 31] : undefined));
 const gap = Math.max(...dmft.testLoss!.map((v, k) => Math.abs(v / sim.testLoss![k] - 1)));
 console.log(`\nlargest DMFT-vs-network test-loss gap: ${(100 * gap).toFixed(1)}% (DMFT estimated error ${(100 * (dmft.meta.errorEstimate as number)).toFixed(1)}%)`);
 console.log(`times: lazy ${lazy.meta.seconds.toFixed(2)} s, DMFT ${dmft.meta.seconds.toFixed(2)} s, networks ${sim.meta.seconds.toFixed(2)} s`);
+
+/**
+ * A character plot of curves against t: one letter per curve, so that overlapping curves stay distinguishable
+ * ('*' where D and N share a cell); ANSI colours only when `colors` is given (stdout is a terminal).
+ */
+function chart(t: number[], curves: number[][], marks: string[], colors?: number[], width = 64, height = 14): string {
+  const all = curves.flat(), lo = Math.min(...all), hi = Math.max(...all);
+  const grid = Array.from({ length: height }, () => new Array<string>(width).fill(' '));
+  const tMax = t[t.length - 1];
+  curves.forEach((c, i) =>
+    c.forEach((v, k) => {
+      const col = Math.round((t[k] / tMax) * (width - 1)), row = Math.round(((hi - v) / (hi - lo || 1)) * (height - 1));
+      const here = grid[row][col];
+      const mark = colors ? `\x1b[${colors[i]}m${marks[i]}\x1b[0m` : marks[i];
+      grid[row][col] = here === ' ' || here.includes(marks[0]) ? mark : here.includes(marks[i]) ? here : '*';
+    }),
+  );
+  const label = (row: number) => (hi - ((hi - lo) * row) / (height - 1)).toFixed(3).padStart(7);
+  const lines = grid.map((cells, row) => `${row % 3 === 0 ? label(row) : ' '.repeat(7)} |${cells.join('')}`);
+  return [...lines, `${' '.repeat(8)}+${'-'.repeat(width)}`, `${' '.repeat(8)}0${`t = ${tMax}`.padStart(width)}`].join('\n');
+}

@@ -131,7 +131,7 @@ const HEADER = [
 /** One row of the table: the DMFT against the simulations' mean, at the simulations' times. */
 function tableRow(name: string, sim: Result, theory: Result): string {
   const train = deviation(theory.trainLoss, sim.trainLoss), test = deviation(theory.testLoss!, sim.testLoss!);
-  const se = theory.meta.samplingError as { trainLossSem: number[]; testLossSem: number[] };
+  const se = { trainLossSem: theory.trainLossSem!, testLossSem: theory.testLossSem! };
   // |DMFT - sim| in standard errors of the difference (seeds' scatter and replicas' scatter), t > 0
   const z = (['trainLoss', 'testLoss'] as const).map((curve) => {
     const sem = curve === 'trainLoss' ? [sim.trainLossSem!, se.trainLossSem] : [sim.testLossSem!, se.testLossSem];

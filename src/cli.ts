@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { VERSION } from './core/version.js';
-import { action, emitResult, readConfig, reportAndExit, writeJson } from './cli/io.js';
+import { action, emitResult, FORMAT_OPTION, readConfig, reportAndExit, writeJson, type Format } from './cli/io.js';
 import { solveLazy } from './theory/lazy.js';
 import { kernelsResult } from './theory/report.js';
 import { registerSweep } from './cli/sweep.js';
@@ -20,8 +20,9 @@ program
   .command('lazy')
   .description('static-NTK (lazy, gamma0 -> 0) learning curves of CONFIG')
   .argument('<config>', 'config JSON file (docs/INTERFACE.md), or - for standard input')
-  .option('--out <file>', 'write the result JSON here instead of standard output')
-  .action(action((config: string, opts: { out?: string }) => emitResult(() => solveLazy(readConfig(config)), opts.out)));
+  .option('--out <file>', 'write the result here instead of standard output')
+  .addOption(FORMAT_OPTION())
+  .action(action((config: string, opts: { out?: string; format?: Format }) => emitResult(() => solveLazy(readConfig(config)), opts.out, opts.format)));
 
 program
   .command('kernels')

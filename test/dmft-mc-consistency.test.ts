@@ -32,14 +32,14 @@ describe('monte-carlo: linear activation = deep-linear solver', () => {
 
   it('full solution (exact responses) within 4 SEM of the deep-linear curves', () => {
     const r = mc(model, o);
-    const se = r.meta.samplingError as { trainLossSem: number[]; testLossSem: number[] };
+    const se = { trainLossSem: r.trainLossSem!, testLossSem: r.testLossSem! };
     expect(sigmas(r.trainLoss, exact.trainLoss, se.trainLossSem)).toBeLessThan(4);
     expect(sigmas(r.testLoss!, exact.testLoss!, se.testLossSem)).toBeLessThan(4);
   });
 
   it('gradient independence (A = B = 0) is resolved as a different curve: the check above can fail', () => {
     const r = mc(model, o, 'gradient-independent');
-    const se = r.meta.samplingError as { trainLossSem: number[] };
+    const se = { trainLossSem: r.trainLossSem! };
     expect(sigmas(r.trainLoss, exact.trainLoss, se.trainLossSem)).toBeGreaterThan(5);
   });
 });
@@ -52,10 +52,10 @@ describe('monte-carlo: L = 1 = two-layer solver', () => {
     const two = solve(parseConfig({ data, model, train: { T: 5, record: 11 }, solver: { method: 'two-layer' } }), { times });
     const r = mc(model, { samples: 2048, replicas: 8, dt: 0.125 });
     const coarse = mc(model, { samples: 2048, replicas: 8, dt: 0.25 });
-    const se = r.meta.samplingError as { trainLossSem: number[]; testLossSem: number[] };
+    const se = { trainLossSem: r.trainLossSem!, testLossSem: r.testLossSem! };
     for (const [curve, sem] of [['trainLoss', 'trainLossSem'], ['testLoss', 'testLossSem']] as const) {
       const ours = r[curve] as number[], theirs = two[curve] as number[], ref = coarse[curve] as number[];
-      const semTwo = two.trainLossSem ? (two[sem] as number[]) : ((two.meta.samplingError as Record<string, number[]>)[sem]);
+      const semTwo = two[sem] as number[];
       ours.forEach((v, i) => {
         // Richardson: the O(dt^2) error of the fine grid is about (coarse - fine) / 3
         const disc = Math.abs(ref[i] - v) / 3;
@@ -80,7 +80,7 @@ describe('monte-carlo, relu: outputs read off the fields', () => {
     const lazy = solveLazy(parseConfig({ data, model, train: { T: 5, record: 11 } }), { kind: 'flow', t: times });
     // the responses are O(gamma0) here: the response samples of 1024 per replica (16 / 256) suffice, not the 64 / 1024 of 4096
     const r = mc(model, { samples: 32768, replicas: 8, dt: 0.25, responseSamples: 16, responseSamplesB: 256 });
-    const se = r.meta.samplingError as { trainLossSem: number[]; testLossSem: number[] };
+    const se = { trainLossSem: r.trainLossSem!, testLossSem: r.testLossSem! };
     expect(sigmas(r.trainLoss, lazy.trainLoss, se.trainLossSem)).toBeLessThan(4);
     expect(sigmas(r.testLoss!, lazy.testLoss!, se.testLossSem)).toBeLessThan(4);
     // the curve moves: the check is not passed by a solution stuck at t = 0

@@ -24,7 +24,7 @@ describe('integration by parts vs exact responses', () => {
     const model = { depth: 2, activation: 'linear', gamma0: 1 };
     const exact = solve(parseConfig({ data, model, train: { T: 5, record: 11 }, solver: { method: 'deep-linear', dt: 0.5 } }));
     const r = run(model, { responses: 'ibp' });
-    const se = r.meta.samplingError as { trainLossSem: number[]; testLossSem: number[] };
+    const se = { trainLossSem: r.trainLossSem!, testLossSem: r.testLossSem! };
     r.trainLoss.forEach((v, i) => expect(Math.abs(v - exact.trainLoss[i])).toBeLessThanOrEqual(4 * se.trainLossSem[i] + 1e-12));
     r.testLoss!.forEach((v, i) => expect(Math.abs(v - exact.testLoss![i])).toBeLessThanOrEqual(4 * se.testLossSem[i] + 1e-12));
   });

@@ -29,7 +29,7 @@ describe('monte-carlo vs simulated networks, relu (reduced)', () => {
   /** largest |DMFT - extrapolated ensemble| over recorded times, in combined standard errors */
   function sigmas(method: string): number {
     const theory = solve(config(method), { times: large.t });
-    const se = theory.meta.samplingError as { trainLossSem: number[]; testLossSem: number[] };
+    const se = { trainLossSem: theory.trainLossSem!, testLossSem: theory.testLossSem! };
     let worst = 0;
     for (const [loss, sem] of [['trainLoss', 'trainLossSem'], ['testLoss', 'testLossSem']] as const)
       large.t.forEach((_, i) => {

@@ -50,7 +50,7 @@ describe('dmft solve: monte-carlo methods', () => {
     expect(b.trainLoss).toEqual(a.trainLoss);
     expect(b.testLoss).toEqual(a.testLoss);
     expect(c.trainLoss[4]).not.toEqual(a.trainLoss[4]);
-    const sa = (a.meta.samplingError as { trainLossSem: number[] }).trainLossSem[4], sc = (c.meta.samplingError as { trainLossSem: number[] }).trainLossSem[4];
+    const sa = a.trainLossSem![4], sc = c.trainLossSem![4];
     // two independent estimates: within 5 combined standard errors
     expect(Math.abs(c.trainLoss[4] - a.trainLoss[4])).toBeLessThan(5 * Math.hypot(sa, sc));
   });
@@ -74,8 +74,9 @@ describe('dmft solve: monte-carlo methods', () => {
     expect(perReplica({ samples: 32768, replicas: 8, responseSamplesB: 300 }, { activation: 'relu' })).toEqual({ A: 64, B: 300 });
     expect(r.meta.residual).toBeLessThan(1e-6);
     expect((r.meta.residualHistory as number[][]).length).toBe(2);
-    const se = r.meta.samplingError as Record<string, unknown>;
-    for (const k of ['trainLossSem', 'testLossSem', 'alignmentSem']) expect((se[k] as number[]).length).toBe(5);
+    expect(r.trainLossSem).toHaveLength(5);
+    expect(r.testLossSem).toHaveLength(5);
+    expect((r.meta.samplingError as { alignmentSem: number[] }).alignmentSem).toHaveLength(5);
     const kern = r.kernels as { Phi: number[][][][]; G: number[][][][]; ntk: number[][][] };
     expect(kern.Phi.length).toBe(2);
     expect(kern.Phi[1].length).toBe(5);

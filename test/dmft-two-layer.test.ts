@@ -13,7 +13,7 @@ const config = (activation: string, gamma0: number, train: Record<string, number
   });
 
 const relDev = (a: readonly number[], b: readonly number[]) => a.map((v, i) => Math.abs(v / b[i] - 1));
-const sem = (r: Result, key: 'trainLossSem' | 'testLossSem') => (r.meta.samplingError as Record<string, number[]>)[key];
+const sem = (r: Result, key: 'trainLossSem' | 'testLossSem') => r[key]!;
 
 describe('two-layer DMFT (particles)', () => {
   it('linear activation: agrees with the deep-linear solver within the sampling error', () => {

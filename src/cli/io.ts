@@ -1,8 +1,10 @@
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import cliProgress from 'cli-progress';
-import { parseConfigText, type Config } from '../core/config.js';
+import { Option } from 'commander';
+import { dirname } from 'node:path';
+import { parseConfigText, type Config, type ConfigOptions } from '../core/config.js';
 import { ConvergenceError, DivergenceError, InputError } from '../core/errors.js';
-import type { Result } from '../core/result.js';
+import { curvesCsv, type Result } from '../core/result.js';
 
 /** Node-only I/O of the command line: reading configs, writing results, one-line errors. */
 
@@ -17,12 +19,20 @@ export function readText(path: string, field = path): string {
 }
 
 export function readConfig(path: string): Config {
-  return parseConfigText(readText(path), path);
+  return parseConfigText(readText(path), path, dataFileOptions(path === '-' ? '.' : dirname(path)));
+}
+
+/** parseConfig's options for data files named in a config: read with Node, relative to `baseDir`. */
+export function dataFileOptions(baseDir: string): ConfigOptions {
+  return { readFile: (p) => readFileSync(p), baseDir };
 }
 
 /** Write JSON to `out` (atomically: temp file + rename) or to standard output. */
 export function writeJson(value: unknown, out?: string): void {
-  const text = JSON.stringify(value) + '\n';
+  writeText(JSON.stringify(value) + '\n', out);
+}
+
+function writeText(text: string, out?: string): void {
   if (!out) {
     process.stdout.write(text);
     return;
@@ -159,14 +169,38 @@ export function onInterrupt(what: string, status: () => string): () => void {
   return () => process.off('SIGINT', handler).off('SIGTERM', handler);
 }
 
-/** Write the result of `produce` as writeJson does; a divergence writes the partial result first (exit 3 follows). */
-export async function emitResult(produce: () => Result | Promise<Result>, out?: string): Promise<Result> {
+export type Format = 'json' | 'csv';
+
+/** `--format json|csv` of the commands that write a result. */
+export const FORMAT_OPTION = () =>
+  new Option('--format <format>', 'json (the whole result, default) or csv (the curves: t,trainLoss,trainLossSem,testLoss,testLossSem)').argParser((v: string): Format => {
+    if (v !== 'json' && v !== 'csv') throw new InputError('--format', `expected json or csv, got ${JSON.stringify(v)}`);
+    return v;
+  });
+
+/** The command line that is running, as a user would type it (meta.command). */
+export function commandLine(): string {
+  return ['dmft', ...process.argv.slice(2)].map((a) => (/^[\w./:=,@+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+/** Write `result` (with meta.command) to `out` or standard output, as JSON or as the curves' CSV. */
+export function writeResult(result: Result, out?: string, format: Format = 'json'): void {
+  const described = { ...result, meta: { ...result.meta, command: commandLine() } };
+  if (format === 'json') return writeJson(described, out);
+  writeText(curvesCsv(described), out);
+}
+
+/**
+ * Write the result of `produce` as writeResult does; a divergence writes the partial result first (exit 3
+ * follows).
+ */
+export async function emitResult(produce: () => Result | Promise<Result>, out?: string, format: Format = 'json'): Promise<Result> {
   try {
     const result = await produce();
-    writeJson(result, out);
+    writeResult(result, out, format);
     return result;
   } catch (e) {
-    if (e instanceof DivergenceError && e.partial) writeJson(e.partial, out);
+    if (e instanceof DivergenceError && e.partial) writeResult(e.partial as Result, out, format);
     throw e;
   }
 }

@@ -78,3 +78,22 @@ export function checkDivergence(result: Result, hint: string): Result {
   partial.meta = { ...partial.meta, diverged: { t: result.t[k], recorded: k } };
   throw new DivergenceError(`${result.meta.method}: diverged at t = ${+result.t[k].toPrecision(6)}: ${why}; ${hint} (the partial result has the ${k} recorded time${k === 1 ? '' : 's'} before it)`, partial);
 }
+
+/** The per-time curves of a result as named columns: t, trainLoss, trainLossSem, testLoss, testLossSem (those it has). */
+export function curveColumns(result: Result): [string, number[]][] {
+  const cols: [string, number[] | undefined][] = [
+    ['t', result.t],
+    ['trainLoss', result.trainLoss],
+    ['trainLossSem', result.trainLossSem],
+    ['testLoss', result.testLoss],
+    ['testLossSem', result.testLossSem],
+  ];
+  return cols.filter((c): c is [string, number[]] => c[1] !== undefined);
+}
+
+/** The curves as CSV (docs/INTERFACE.md `--format csv`): a header line, then one row per recorded time. */
+export function curvesCsv(result: Result): string {
+  const cols = curveColumns(result);
+  const rows = result.t.map((_, k) => cols.map(([, v]) => String(v[k])).join(','));
+  return [cols.map(([name]) => name).join(','), ...rows].join('\n') + '\n';
+}

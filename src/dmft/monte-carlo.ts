@@ -314,6 +314,8 @@ export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[
     t: [...times],
     trainLoss,
     ...(testLoss ? { testLoss } : {}),
+    trainLossSem,
+    ...(testLossSem ? { testLossSem } : {}),
     ntkFinal: trainBlock(ntk[ntk.length - 1], P),
     meta: makeMeta(method, started, {
       responses,
@@ -327,14 +329,17 @@ export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[
       maxStepIterations: Math.max(...runs.map((x) => x.maxStepIterations)),
       residual: Math.max(...runs.map((x) => x.residual)),
       residualHistory: runs.map((x) => x.history),
-      samplingError: {
-        trainLossSem,
-        ...(testLossSem ? { testLossSem } : {}),
-        ...(output.predictions
-          ? { predictionsSem: { train: times.map((_, i) => semOf(preds.map((p) => p[i].train))), ...(data.ytest ? { test: times.map((_, i) => semOf(preds.map((p) => p[i].test))) } : {}) } }
-          : {}),
-        ...(output.alignment ? { alignmentSem: sem((r) => runs[r].records.map((rec) => alignment(rec.ntk, data.y))) } : {}),
-      },
+      // the losses' standard errors are top-level (trainLossSem, testLossSem); those of the opt-in outputs here
+      ...(output.predictions || output.alignment
+        ? {
+            samplingError: {
+              ...(output.predictions
+                ? { predictionsSem: { train: times.map((_, i) => semOf(preds.map((p) => p[i].train))), ...(data.ytest ? { test: times.map((_, i) => semOf(preds.map((p) => p[i].test))) } : {}) } }
+                : {}),
+              ...(output.alignment ? { alignmentSem: sem((r) => runs[r].records.map((rec) => alignment(rec.ntk, data.y))) } : {}),
+            },
+          }
+        : {}),
       errorEstimate: Math.max(relativeLossError(trainLossSem, trainLoss), testLossSem ? relativeLossError(testLossSem, testLoss!) : 0),
       consistency: consistency(runs, data.y, trainLoss, method, plan.pb.output),
       timing: sumTimes(runs),

@@ -11,6 +11,7 @@ import { InputError } from '../../core/errors.js';
  *                   (a retried point), and a run rewrites the file with one line per point
  *   sweep.lock(.json)  the lock of the process writing the directory (lock.ts)
  *   summary.csv     one row per finished point, sorted by index; rewritten atomically (temp file + rename)
+ *   curves.csv      the finished points' curves in long form (one row per point and recorded time), likewise
  */
 export interface PointRecord {
   index: number;
@@ -30,6 +31,7 @@ export interface Manifest {
 const MANIFEST = 'sweep.json';
 const RESULTS = 'results.jsonl';
 const SUMMARY = 'summary.csv';
+const CURVES = 'curves.csv';
 
 export function readManifest(dir: string): Manifest | undefined {
   const file = join(dir, MANIFEST);
@@ -113,6 +115,19 @@ export function writeSummary(dir: string, records: Iterable<PointRecord>): void 
       .join(','),
   );
   atomicWrite(join(dir, SUMMARY), [header.join(','), ...lines].join('\n') + '\n');
+  writeCurves(dir, rows, axes);
+}
+
+/** curves.csv, long form: index, kind, the grid axes, then one row per recorded time of each finished point. */
+function writeCurves(dir: string, rows: readonly PointRecord[], axes: readonly string[]): void {
+  const curves = ['t', 'trainLoss', 'trainLossSem', 'testLoss', 'testLossSem'] as const;
+  const lines = rows.flatMap((r) => {
+    const res = r.result;
+    if (!res) return [];
+    const point = [r.index, r.kind, ...axes.map((a) => r.params[a])];
+    return res.t.map((_, k) => [...point, ...curves.map((c) => res[c]?.[k])].map(csvCell).join(','));
+  });
+  atomicWrite(join(dir, CURVES), [['index', 'kind', ...axes, ...curves].join(','), ...lines].join('\n') + '\n');
 }
 
 function csvCell(v: unknown): string {
