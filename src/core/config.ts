@@ -1,6 +1,8 @@
 import * as z from 'zod';
 import { InputError } from './errors.js';
 import { synthesize, SYNTHETIC_KINDS } from './synthetic.js';
+import { readArray, type FileOptions, type Shape } from './data-files.js';
+import { DATASET_NAMES, loadDataset, type LoadClass } from './datasets.js';
 
 /** The config of docs/INTERFACE.md, validated, with `data` resolved to arrays. */
 
@@ -75,6 +77,35 @@ const syntheticData = z.strictObject({
     seed: z.number().int().default(0),
   }),
 });
+
+const datasetData = z.strictObject({
+  dataset: z.strictObject({
+    name: z.enum(DATASET_NAMES),
+    classes: z.array(z.number().int().min(0).max(9)),
+    P: posInt,
+    Ptest: z.number().int().min(0).default(0),
+    seed: z.number().int().default(0),
+    center: z.boolean().default(false),
+    D: posInt.optional(),
+  }),
+});
+
+/** How parseConfig reaches what a config names outside itself: data files and data sets. */
+export interface ConfigOptions extends FileOptions {
+  /** The images of a `data.dataset` class; by default MNIST is read from the mnist package (Node only). */
+  loadClass?: LoadClass;
+}
+
+const DATA_FILES: [keyof Data, Shape][] = [['X', 'matrix'], ['y', 'vector'], ['Xtest', 'matrix'], ['ytest', 'vector']];
+
+/** `data` with the fields given as file paths replaced by the arrays read from them. */
+function withFiles(raw: object, options: ConfigOptions): object {
+  const r = raw as Record<string, unknown>;
+  if (!DATA_FILES.some(([k]) => typeof r[k] === 'string')) return raw;
+  const out = { ...r };
+  for (const [k, shape] of DATA_FILES) if (typeof r[k] === 'string') out[k] = readArray(`data.${k}`, r[k] as string, shape, options);
+  return out;
+}
 
 const model = z.strictObject({
   depth: posInt,
@@ -165,13 +196,18 @@ function checkRows(X: number[][], field: string, D?: number): number {
   return d;
 }
 
-function resolveData(raw: unknown): Data {
+function resolveData(raw: unknown, options: ConfigOptions): Data {
   if (raw === undefined) throw new InputError('data', 'required');
-  if (raw !== null && typeof raw === 'object' && 'synthetic' in raw) {
+  const isObject = raw !== null && typeof raw === 'object' && !Array.isArray(raw);
+  if (isObject && 'synthetic' in raw) {
     const { synthetic } = parseWith(syntheticData, raw, ['data']);
     return synthesize(synthetic);
   }
-  const d = parseWith(arrayData, raw, ['data']);
+  if (isObject && 'dataset' in raw) {
+    const { dataset } = parseWith(datasetData, raw, ['data']);
+    return loadDataset(dataset, options.loadClass);
+  }
+  const d = parseWith(arrayData, isObject ? withFiles(raw, options) : raw, ['data']);
   const D = checkRows(d.X, 'data.X');
   if (d.y.length !== d.X.length)
     throw new InputError('data.y', `expected ${d.X.length} values (one per row of data.X), got ${d.y.length}`);
@@ -188,15 +224,18 @@ function resolveData(raw: unknown): Data {
 
 export const CONFIG_SECTIONS = ['data', 'model', 'train', 'solver', 'output'] as const;
 
-/** Validate a parsed JSON value as a config. Throws InputError naming the first bad field. */
-export function parseConfig(raw: unknown): Config {
+/**
+ * Validate a parsed JSON value as a config. Throws InputError naming the first bad field. Data given as file
+ * paths are read with options.readFile, relative to options.baseDir (the config file's directory).
+ */
+export function parseConfig(raw: unknown, options: ConfigOptions = {}): Config {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
     throw new InputError('config', `expected a JSON object, got ${describe(raw)}`);
   const r = raw as Record<string, unknown>;
   // a misspelt section ("modle", "sovler") would otherwise run silently with defaults
   const unknown = Object.keys(r).find((k) => !(CONFIG_SECTIONS as readonly string[]).includes(k));
   if (unknown !== undefined) throw new InputError(unknown, `unknown field (a config has ${CONFIG_SECTIONS.join(', ')})`);
-  const data = resolveData(r.data);
+  const data = resolveData(r.data, options);
   const m = parseWith(model, r.model, ['model']);
   if (r.train === undefined) throw new InputError('train', 'required');
   const isGd = r.train !== null && typeof r.train === 'object' && 'steps' in r.train;
@@ -231,14 +270,14 @@ export function refuseOutputs(output: Output, producer: string, produced: readon
 }
 
 /** Parse JSON text (as read from a file named `source`) into a config. */
-export function parseConfigText(text: string, source = 'config'): Config {
+export function parseConfigText(text: string, source = 'config', options: ConfigOptions = {}): Config {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
     throw new InputError(source, `invalid JSON (${(e as Error).message})`);
   }
-  return parseConfig(raw);
+  return parseConfig(raw, options);
 }
 
 /** The times 0..T (flow) or step indices (gd) at which results are recorded; t = step * lr for gd. */

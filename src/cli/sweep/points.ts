@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { parseConfig, parseWith, type Config } from '../../core/config.js';
 import { InputError } from '../../core/errors.js';
+import { dataFileOptions } from '../io.js';
 import { KIND_NAMES, KINDS, type Kind, type RunOptions } from '../../../workers/kinds.js';
 import { grids, isRunKey, runOption, type Grid, type Sweep } from './schema.js';
 
@@ -28,9 +29,10 @@ export function canonical(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** Identity of a sweep: a directory of results belongs to exactly one. */
+/** Identity of a sweep: a directory of results belongs to exactly one (where it was read from is no part of it). */
 export function sweepId(sweep: Sweep): string {
-  return createHash('sha256').update(canonical(sweep)).digest('hex').slice(0, 16);
+  const { base, run, grid } = sweep;
+  return createHash('sha256').update(canonical({ base, run, grid })).digest('hex').slice(0, 16);
 }
 
 /** All combinations of one grid's axes, first axis slowest. */
@@ -68,16 +70,16 @@ export function expandPoints(sweep: Sweep): Point[] {
       if (!kind) throw new InputError('run.kind', `required (one of ${KIND_NAMES.join(', ')}), or a grid axis "kind"`);
       for (const need of KINDS[kind].needs)
         if (rest[need] === undefined) throw new InputError(`run.${need}`, `required for ${kind} points (in run or as a grid axis)`);
-      points.push({ index, params, key, kind, options: rest, config: configOf(raw, params, gridField) });
+      points.push({ index, params, key, kind, options: rest, config: configOf(raw, params, gridField, sweep.dataDir) });
     }
   }
   return points;
 }
 
 /** The point's config; a refusal names the grid axis that caused it, or else the base config. */
-function configOf(raw: unknown, params: Record<string, unknown>, gridField: string): Config {
+function configOf(raw: unknown, params: Record<string, unknown>, gridField: string, dataDir = '.'): Config {
   try {
-    return parseConfig(raw);
+    return parseConfig(raw, dataFileOptions(dataDir));
   } catch (e) {
     if (!(e instanceof InputError)) throw e;
     const axis = Object.keys(params).find((a) => e.field === a || e.field.startsWith(`${a}.`) || e.field.startsWith(`${a}[`) || a.startsWith(`${e.field}.`));

@@ -19,6 +19,8 @@ export interface Sweep {
   base: unknown;
   run: RunOptions & { kind?: Kind };
   grid: Grid | Grid[];
+  /** directory that data file paths in the base resolve against: the base config file's, or the sweep file's */
+  dataDir?: string;
 }
 
 /** The grids of a sweep, each with the field naming it in messages. */
@@ -59,14 +61,15 @@ export function readSweep(file: string): Sweep {
   const s = parseWith(sweep, raw, []);
   if (typeof s.base !== 'string' && (s.base === null || typeof s.base !== 'object' || Array.isArray(s.base)))
     throw new InputError('base', 'required: a config object, or the path of a config file');
-  const base = typeof s.base === 'string' ? parseJson(readText(resolve(dirname(file), s.base), 'base'), 'base') : s.base;
+  const baseFile = typeof s.base === 'string' ? resolve(dirname(file), s.base) : undefined;
+  const base = baseFile ? parseJson(readText(baseFile, 'base'), 'base') : s.base;
   if (s.grid === undefined) throw new InputError('grid', 'required');
   if (Array.isArray(s.grid) && s.grid.length === 0) throw new InputError('grid', 'needs at least 1 entry');
   for (const [field, g] of grids(s.grid)) {
     const bad = Object.keys(parseWith(grid, g, [field])).find((axis) => !AXIS.test(axis));
     if (bad !== undefined) throw new InputError(`${field}.${bad}`, 'expected a run option or a dotted config path such as model.gamma0');
   }
-  return { base, run: s.run, grid: s.grid as Grid | Grid[] };
+  return { base, run: s.run, grid: s.grid as Grid | Grid[], dataDir: dirname(baseFile ?? resolve(file)) };
 }
 
 function parseJson(text: string, field: string): unknown {
