@@ -7,7 +7,7 @@ import { alignment } from '../dmft/observables.js';
 import { InputError } from '../core/errors.js';
 import { makeMeta, type Result } from '../core/result.js';
 import type { KernelSnapshot } from './record.js';
-import { DEFAULT_DT, DEFAULT_TOL, simulateNetwork, type Integrator, type NetworkRun } from './train.js';
+import { DEFAULT_DT, DEFAULT_TOL, flowIntegrator, simulateNetwork, type Integrator, type NetworkRun } from './train.js';
 
 /**
  * `seeds` independent networks of one width (seed s draws from stream(cfg.solver.seed, 'sim', s, ...),
@@ -53,7 +53,7 @@ export function checkEnsemble(cfg: Config, opts: EnsembleOptions, concurrent = 1
   if (!Number.isInteger(seeds) || seeds < 1) throw new InputError('seeds', `expected an integer >= 1, got ${seeds}`);
   if (!Number.isInteger(width) || width < 1) throw new InputError('width', `expected an integer >= 1, got ${width}`);
   refuseOutputs(cfg.output, 'simulate', SIMULATED_OUTPUTS);
-  const integrator = cfg.train.kind === 'gd' ? 'gd' : (opts.integrator ?? 'ck');
+  const integrator = cfg.train.kind === 'gd' ? 'gd' : flowIntegrator(cfg, opts);
   const at = Math.min(concurrent, seeds);
   const free = availableMemory();
   const fits = (N: number) => {

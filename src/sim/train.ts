@@ -2,6 +2,7 @@ import ode45 from 'ode45-cash-karp';
 import { recordTimes, type Config } from '../core/config.js';
 import { ConvergenceError, InputError } from '../core/errors.js';
 import { halfMeanSquare } from '../core/result.js';
+import { activation } from '../theory/activations.js';
 import { inputKernel } from '../theory/kernels.js';
 import { allInputs } from '../theory/lazy.js';
 import { initialParams, Network, paramViews, type Params } from './network.js';
@@ -12,7 +13,7 @@ import { EULER, LowRankStepper, RK4 } from './stepper.js';
  * Training one network of width N (THEORY.md section 1): gradient flow by adaptive Cash-Karp ('ck',
  * tolerance `tol` on the relative per-step error of every weight) or fixed-step RK4 ('rk4', step `dt`,
  * the last step before a record time shortened to land on it), or gradient descent when the config has
- * train.steps / train.lr. Outputs are centered, f - f(0).
+ * train.steps / train.lr. Outputs are centered, f - f(0). The default integrator is flowIntegrator's.
  */
 export type Integrator = 'ck' | 'rk4';
 
@@ -20,6 +21,7 @@ export interface NetworkOptions {
   width: number;
   /** seed index s: weights from stream(cfg.solver.seed, 'sim', s, ...) */
   seed: number;
+  /** default: rk4 if `dt` is given, ck if `tol` is, else defaultIntegrator(cfg) */
   integrator?: Integrator;
   /** RK4 step */
   dt?: number;
@@ -61,6 +63,20 @@ function positive(field: string, v: number | undefined): void {
   if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new InputError(field, `expected a positive number, got ${v}`);
 }
 
+/**
+ * Fixed-step RK4 for an activation with a kink (relu): there phi' jumps, so the velocity of THEORY.md
+ * section 1 jumps whenever a preactivation crosses 0 and an adaptive step shrinks to nothing at each of
+ * the ~N P crossings. Otherwise adaptive Cash-Karp.
+ */
+export function defaultIntegrator(cfg: Config): Integrator {
+  return activation(cfg.model.activation).kink ? 'rk4' : 'ck';
+}
+
+/** The gradient-flow integrator `opts` select for `cfg`: explicit, else implied by dt (rk4) or tol (ck), else the default. */
+export function flowIntegrator(cfg: Config, o: Pick<NetworkOptions, 'integrator' | 'dt' | 'tol'>): Integrator {
+  return o.integrator ?? (o.dt !== undefined ? 'rk4' : o.tol !== undefined ? 'ck' : defaultIntegrator(cfg));
+}
+
 /** Validate options against the config; returns the record times. */
 function checkOptions(cfg: Config, o: NetworkOptions): number[] {
   if (!Number.isInteger(o.width) || o.width < 1) throw new InputError('width', `expected an integer >= 1, got ${o.width}`);
@@ -69,8 +85,8 @@ function checkOptions(cfg: Config, o: NetworkOptions): number[] {
     throw new InputError('integrator', `expected ck or rk4, got ${JSON.stringify(o.integrator)}`);
   positive('dt', o.dt);
   positive('tol', o.tol);
-  if (o.dt !== undefined && (o.integrator ?? 'ck') !== 'rk4') throw new InputError('dt', 'is the step of the rk4 integrator, not of ck');
-  if (o.tol !== undefined && o.integrator === 'rk4') throw new InputError('tol', 'is the tolerance of the ck integrator, not rk4');
+  if (o.dt !== undefined && flowIntegrator(cfg, o) !== 'rk4') throw new InputError('dt', 'is the step of the rk4 integrator, not of ck');
+  if (o.tol !== undefined && flowIntegrator(cfg, o) !== 'ck') throw new InputError('tol', 'is the tolerance of the ck integrator, not rk4');
   if (cfg.train.kind === 'gd' && (o.integrator ?? o.dt ?? o.tol) !== undefined)
     throw new InputError('integrator', 'the config trains by gradient descent (train.steps, train.lr); integrators are for gradient flow');
   if (!o.times) return recordTimes(cfg.train).t;
@@ -90,8 +106,8 @@ export function simulateNetwork(cfg: Config, opts: NetworkOptions): NetworkRun {
   const net = new Network(cfg, N);
   const theta = initialParams(net.shape, cfg.solver.seed, opts.seed, net.alloc);
   const p = paramViews(theta, net.shape);
-  const recorder = new Recorder(net, inputKernel(allInputs(cfg)), cfg.output.kernels, cfg.data.ytest);
-  const integrator: NetworkRun['integrator'] = cfg.train.kind === 'gd' ? 'gd' : (opts.integrator ?? 'ck');
+  const recorder = new Recorder(net, inputKernel(allInputs(cfg)), cfg.output.kernels || cfg.output.alignment, cfg.data.ytest);
+  const integrator: NetworkRun['integrator'] = cfg.train.kind === 'gd' ? 'gd' : flowIntegrator(cfg, opts);
   const run: NetworkRun = Object.assign(recorder.curves, { width: N, seed: opts.seed, gamma0: net.gamma0, integrator, steps: 0 });
   // centering: f(0) over all points
   net.evaluate(p, net.n, net.n);
