@@ -7,6 +7,7 @@ import { kernelsResult } from './theory/report.js';
 import { registerSweep } from './cli/sweep.js';
 import { registerSimulate } from './cli/simulate.js';
 import { registerSolve } from './cli/solve.js';
+import { registerPlot } from './cli/plot.js';
 
 /** The `dmft` command line of docs/INTERFACE.md. Results go to stdout or --out; messages to stderr. */
 const program = new Command()
@@ -36,6 +37,8 @@ registerSimulate(program);
 registerSolve(program);
 
 registerSweep(program);
+
+registerPlot(program);
 
 try {
   await program.parseAsync(process.argv);

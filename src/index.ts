@@ -7,6 +7,7 @@ export * from './core/ode.js';
 export * from './core/linalg.js';
 export * from './core/result.js';
 export * from './core/synthetic.js';
+export { plotSpec, sweepSpec, timeIndex, PLOT_KINDS, type PlotKind, type PlotOptions, type SweepRecord, type SweepPlotOptions } from './plot/spec.js';
 export { VERSION } from './core/version.js';
 export * from './theory/activations.js';
 export * from './theory/quadrature.js';
