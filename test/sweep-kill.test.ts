@@ -31,6 +31,7 @@ const records = (out: string) =>
       const r = JSON.parse(l);
       delete r.seconds;
       delete r.result.meta.seconds;
+      delete r.result.meta.command;
       return r;
     })
     .sort((a, b) => a.index - b.index);

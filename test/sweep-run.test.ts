@@ -40,7 +40,8 @@ function records(out: string) {
     .map((l) => {
       const r = JSON.parse(l);
       delete r.seconds;
-      if (r.result) delete r.result.meta.seconds;
+      // when and by which command line (another --out) it ran
+      if (r.result) delete r.result.meta.seconds, delete r.result.meta.command;
       return r;
     })
     .sort((a, b) => a.index - b.index);

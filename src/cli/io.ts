@@ -4,6 +4,7 @@ import { Option } from 'commander';
 import { dirname } from 'node:path';
 import { parseConfigText, type Config, type ConfigOptions } from '../core/config.js';
 import { ConvergenceError, DivergenceError, InputError } from '../core/errors.js';
+import { configRecord } from '../core/provenance.js';
 import { curvesCsv, type Result } from '../core/result.js';
 
 /** Node-only I/O of the command line: reading configs, writing results, one-line errors. */
@@ -19,7 +20,14 @@ export function readText(path: string, field = path): string {
 }
 
 export function readConfig(path: string): Config {
-  return parseConfigText(readText(path), path, dataFileOptions(path === '-' ? '.' : dirname(path)));
+  return readRun(path).cfg;
+}
+
+/** A config file, parsed, with the record of it that results carry (src/core/provenance.ts). */
+export function readRun(path: string): { cfg: Config; record: Record<string, unknown> } {
+  const text = readText(path);
+  const cfg = parseConfigText(text, path, dataFileOptions(path === '-' ? '.' : dirname(path)));
+  return { cfg, record: configRecord(JSON.parse(text), cfg) };
 }
 
 /** parseConfig's options for data files named in a config: read with Node, relative to `baseDir`. */
@@ -183,9 +191,9 @@ export function commandLine(): string {
   return ['dmft', ...process.argv.slice(2)].map((a) => (/^[\w./:=,@+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
-/** Write `result` (with meta.command) to `out` or standard output, as JSON or as the curves' CSV. */
-export function writeResult(result: Result, out?: string, format: Format = 'json'): void {
-  const described = { ...result, meta: { ...result.meta, command: commandLine() } };
+/** Write `result`, with `config` (the record of readRun) and meta.command, to `out` or standard output, as JSON or as the curves' CSV. */
+export function writeResult(result: Result, record: Record<string, unknown>, out?: string, format: Format = 'json'): void {
+  const described = { ...result, config: record, meta: { ...result.meta, command: commandLine() } };
   if (format === 'json') return writeJson(described, out);
   writeText(curvesCsv(described), out);
 }
@@ -194,13 +202,13 @@ export function writeResult(result: Result, out?: string, format: Format = 'json
  * Write the result of `produce` as writeResult does; a divergence writes the partial result first (exit 3
  * follows).
  */
-export async function emitResult(produce: () => Result | Promise<Result>, out?: string, format: Format = 'json'): Promise<Result> {
+export async function emitResult(produce: () => Result | Promise<Result>, record: Record<string, unknown>, out?: string, format: Format = 'json'): Promise<Result> {
   try {
     const result = await produce();
-    writeResult(result, out, format);
+    writeResult(result, record, out, format);
     return result;
   } catch (e) {
-    if (e instanceof DivergenceError && e.partial) writeResult(e.partial as Result, out, format);
+    if (e instanceof DivergenceError && e.partial) writeResult(e.partial as Result, record, out, format);
     throw e;
   }
 }

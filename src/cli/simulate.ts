@@ -2,13 +2,14 @@ import { Command, Option } from 'commander';
 import { InputError } from '../core/errors.js';
 import type { EnsembleOptions } from '../sim/ensemble.js';
 import { DEFAULT_DT, DEFAULT_TOL, type Integrator } from '../sim/train.js';
-import { action, intOption, onInterrupt, positiveOption, progressBar, readConfig, writeJson } from './io.js';
+import { action, FORMAT_OPTION, intOption, onInterrupt, positiveOption, progressBar, readRun, writeResult, type Format } from './io.js';
 import { simulateWorkers } from '../../workers/ensemble.js';
 
 interface SimulateOptions extends Pick<EnsembleOptions, 'width' | 'seeds' | 'integrator' | 'dt' | 'tol'> {
   workers?: number;
   out?: string;
   quiet?: boolean;
+  format?: Format;
 }
 
 function integratorOption(v: string): Integrator {
@@ -28,11 +29,12 @@ export function registerSimulate(program: Command): void {
     .option('--dt <h>', 'rk4 step (given alone, it selects rk4)', positiveOption('--dt'))
     .option('--tol <x>', 'ck tolerance (relative error per step of every weight; given alone, it selects ck)', positiveOption('--tol'))
     .option('--workers <W>', 'worker threads running the seeds (default: all cores; 1 runs them in this process); the result does not depend on it', intOption('--workers'))
-    .option('--out <file>', 'write the result JSON here instead of standard output')
+    .option('--out <file>', 'write the result here instead of standard output')
+    .addOption(FORMAT_OPTION())
     .option('--quiet', 'no progress lines or bar on standard error (warnings and errors are still printed)')
     .action(
       action(async (config: string, o: SimulateOptions) => {
-        const cfg = readConfig(config);
+        const { cfg, record } = readRun(config);
         // --dt alone implies rk4
         const integrator = o.integrator ?? (o.dt !== undefined ? 'rk4' : undefined);
         const bar = progressBar('simulate', 'recorded times', o.quiet);
@@ -40,7 +42,7 @@ export function registerSimulate(program: Command): void {
         try {
           const result = await simulateWorkers(cfg, { width: o.width, seeds: o.seeds, integrator, dt: o.dt, tol: o.tol, onProgress: bar.update }, o.workers);
           bar.stop();
-          writeJson(result, o.out);
+          writeResult(result, record, o.out, o.format);
         } catch (e) {
           bar.stop();
           if (e instanceof InputError && ['integrator', 'dt', 'tol', 'width', 'seeds'].includes(e.field)) throw new InputError(`--${e.field}`, e.reason);

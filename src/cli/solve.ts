@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { prepareSolve } from '../dmft/solve.js';
 import { solveWorkers } from '../../workers/solve.js';
-import { action, emitResult, FORMAT_OPTION, intOption, onInterrupt, progressBar, readConfig, type Format } from './io.js';
+import { action, emitResult, FORMAT_OPTION, intOption, onInterrupt, progressBar, readRun, type Format } from './io.js';
 
 /** `dmft solve CONFIG [--out FILE]`: the infinite-width (DMFT) learning curves of docs/INTERFACE.md. */
 export function registerSolve(program: Command): void {
@@ -15,13 +15,13 @@ export function registerSolve(program: Command): void {
     .option('--quiet', 'no progress lines or bar on standard error (warnings and errors are still printed)')
     .action(
       action(async (config: string, opts: { out?: string; workers?: number; quiet?: boolean; format?: Format }) => {
-        const cfg = readConfig(config);
+        const { cfg, record } = readRun(config);
         const { method } = prepareSolve(cfg);
         const bar = progressBar('solve', 'steps', opts.quiet);
         const inWorkers = (method === 'monte-carlo' || method === 'gradient-independent') && opts.workers !== 1;
         const release = inWorkers ? onInterrupt('solve', bar.status) : () => {};
         const warn = (note: string) => process.stderr.write(`dmft: warning: ${note}\n`);
-        const result = await emitResult(() => solveWorkers(cfg, { onProgress: bar.update, onWarning: warn }, opts.workers).finally(() => (bar.stop(), release())), opts.out, opts.format);
+        const result = await emitResult(() => solveWorkers(cfg, { onProgress: bar.update, onWarning: warn }, opts.workers).finally(() => (bar.stop(), release())), record, opts.out, opts.format);
         // the Monte Carlo solution's self-check (meta.consistency) and a missed accuracy target (meta.accuracy):
         // warnings, the result stands
         for (const key of ['consistency', 'accuracy']) {

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { InputError } from './errors.js';
+import { dataHash } from './provenance.js';
 import { synthesize, SYNTHETIC_KINDS } from './synthetic.js';
 import { readArray, type FileOptions, type Shape } from './data-files.js';
 import { DATASET_NAMES, loadDataset, type LoadClass } from './datasets.js';
@@ -196,7 +197,17 @@ function checkRows(X: number[][], field: string, D?: number): number {
   return d;
 }
 
+/**
+ * `data` as arrays. A `hash` beside the spec (as a result's `config` records it, src/core/provenance.ts) must
+ * match the arrays the spec gives now: a re-run on changed files or another generator version is refused.
+ */
 function resolveData(raw: unknown, options: ConfigOptions): Data {
+  if (raw !== null && typeof raw === 'object' && 'hash' in raw) {
+    const { hash, ...spec } = raw as { hash: unknown };
+    const data = resolveData(spec, options);
+    if (hash !== dataHash(data)) throw new InputError('data.hash', `the data given now hash to ${dataHash(data)}, not ${JSON.stringify(hash)} (the data this config was recorded with)`);
+    return data;
+  }
   if (raw === undefined) throw new InputError('data', 'required');
   const isObject = raw !== null && typeof raw === 'object' && !Array.isArray(raw);
   if (isObject && 'synthetic' in raw) {

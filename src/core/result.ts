@@ -37,7 +37,7 @@ export function halfMeanSquare(residual: ArrayLike<number>): number {
   return s / (2 * residual.length);
 }
 
-/** A loss above this many times max(Loss(0), 1), or not finite, has diverged (as in the simulator, src/sim/train.ts). */
+/** A loss above this many times max(Loss(0), 1), or not finite, has diverged (the simulator and checkDivergence). */
 export const BLOWUP = 1e8;
 
 /** Index of the first recorded time whose train or test loss has diverged, or -1. */

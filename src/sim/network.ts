@@ -94,7 +94,7 @@ export const MAX_ARENA_BYTES = 2 ** 32;
 export function networkBytes(cfg: Config, N: number, integrator: 'ck' | 'rk4' | 'gd'): { arena: number; total: number } {
   const n = cfg.data.X.length + (cfg.data.Xtest?.length ?? 0), P = cfg.data.X.length;
   const shape = { D: cfg.data.X[0].length, N, L: cfg.model.depth };
-  const arena = arenaLengths(shape, n, P).reduce((a, len) => a + ((len * 8 + 15) & ~15), 0);
+  const arena = arenaLengths(shape, n, P).reduce((a, len) => a + (Math.ceil(len / 2) * 16), 0);
   const heap = integrator === 'ck' ? 8 * (8 * paramCount(shape) + P * N) : 8 * 6 * (N * shape.D + N);
   return { arena, total: arena + heap };
 }

@@ -1,7 +1,7 @@
 import ode45 from 'ode45-cash-karp';
 import { recordTimes, type Config } from '../core/config.js';
 import { ConvergenceError, InputError } from '../core/errors.js';
-import { halfMeanSquare } from '../core/result.js';
+import { BLOWUP, halfMeanSquare } from '../core/result.js';
 import { activation } from '../theory/activations.js';
 import { inputKernel } from '../theory/kernels.js';
 import { allInputs } from '../theory/lazy.js';
@@ -45,8 +45,6 @@ export interface NetworkRun extends Curves {
 
 export const DEFAULT_DT = 0.05;
 export const DEFAULT_TOL = 1e-7;
-/** A run whose train loss exceeds this many times max(Loss(0), 1) has diverged. */
-const BLOWUP = 1e8;
 
 /** Divergence: the run stops; `partial` holds everything recorded before it. */
 export class SimulationDiverged extends ConvergenceError {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { parseConfig, parseWith, type Config } from '../../core/config.js';
+import { configRecord } from '../../core/provenance.js';
 import { InputError } from '../../core/errors.js';
 import { dataFileOptions } from '../io.js';
 import { KIND_NAMES, KINDS, type Kind, type RunOptions } from '../../../workers/kinds.js';
@@ -16,6 +17,8 @@ export interface Point {
   kind: Kind;
   options: RunOptions;
   config: Config;
+  /** what the point's result records as its `config` (src/core/provenance.ts) */
+  record: Record<string, unknown>;
 }
 
 /** JSON with object keys sorted, so equal values give equal text. */
@@ -70,7 +73,8 @@ export function expandPoints(sweep: Sweep): Point[] {
       if (!kind) throw new InputError('run.kind', `required (one of ${KIND_NAMES.join(', ')}), or a grid axis "kind"`);
       for (const need of KINDS[kind].needs)
         if (rest[need] === undefined) throw new InputError(`run.${need}`, `required for ${kind} points (in run or as a grid axis)`);
-      points.push({ index, params, key, kind, options: rest, config: configOf(raw, params, gridField, sweep.dataDir) });
+      const config = configOf(raw, params, gridField, sweep.dataDir);
+      points.push({ index, params, key, kind, options: rest, config, record: configRecord(raw, config) });
     }
   }
   return points;

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { sweepPool } from '../../../workers/scripts.js';
+import { commandLine } from '../io.js';
 import { type Point, expandPoints, sweepId } from './points.js';
 import type { Sweep } from './schema.js';
 import { appendRecord, claim, readRecords, writeRecords, writeSummary, type PointRecord } from './store.js';
@@ -98,10 +99,11 @@ export async function runSweep(sweep: Sweep, opts: SweepRunOptions): Promise<Swe
           let started = performance.now();
           const record: PointRecord = { index: p.index, key: p.key, kind: p.kind, params: p.params, seconds: 0 };
           try {
-            record.result = await workers.run(label(p), (w) => {
+            const result = await workers.run(label(p), (w) => {
               started = performance.now();
               return w.runPoint(p.kind, p.config, p.options);
             });
+            record.result = { ...result, config: p.record, meta: { ...result.meta, command: commandLine() } };
           } catch (e) {
             record.error = (e as Error).message;
           }

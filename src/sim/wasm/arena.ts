@@ -71,7 +71,7 @@ export class Arena {
 }
 
 /** bytes of n doubles rounded up to 16 */
-const padded = (n: number) => (n * 8 + 15) & ~15;
+const padded = (n: number) => Math.ceil(n / 2) * 16;
 
 // the last buffer looked up: all calls of one network hit it (it keeps at most one arena alive after
 // its network is gone, until the next lookup)
