@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { VERSION } from './core/version.js';
-import { action, emitResult, FORMAT_OPTION, readConfig, reportAndExit, writeJson, type Format } from './cli/io.js';
+import { action, emitResult, FORMAT_OPTION, readConfig, readRun, reportAndExit, writeJson, type Format } from './cli/io.js';
 import { solveLazy } from './theory/lazy.js';
 import { kernelsResult } from './theory/report.js';
 import { registerSweep } from './cli/sweep.js';
@@ -23,7 +23,12 @@ program
   .argument('<config>', 'config JSON file (docs/INTERFACE.md), or - for standard input')
   .option('--out <file>', 'write the result here instead of standard output')
   .addOption(FORMAT_OPTION())
-  .action(action((config: string, opts: { out?: string; format?: Format }) => emitResult(() => solveLazy(readConfig(config)), opts.out, opts.format)));
+  .action(
+    action((config: string, opts: { out?: string; format?: Format }) => {
+      const { cfg, record } = readRun(config);
+      return emitResult(() => solveLazy(cfg), record, opts.out, opts.format);
+    }),
+  );
 
 program
   .command('kernels')
