@@ -6,7 +6,10 @@
  *   - networks: the mean over 4 seeds of centered finite networks of width 1000 (simulator).
  * The DMFT and the networks should agree within the networks' error bars plus O(1/N); lazy should not.
  */
+import { writeFileSync } from 'node:fs';
 import { parseConfig } from '../src/core/config.js';
+import { renderPng } from '../src/plot/render.js';
+import { plotSpec } from '../src/plot/spec.js';
 import { solve } from '../src/dmft/solve.js';
 import { solveLazy } from '../src/theory/lazy.js';
 import { simulateWorkers } from '../workers/ensemble.js';
@@ -34,6 +37,10 @@ console.log(chart(lazy.t, [lazy.testLoss!, dmft.testLoss!, sim.testLoss!], ['L',
 const gap = Math.max(...dmft.testLoss!.map((v, k) => Math.abs(v / sim.testLoss![k] - 1)));
 console.log(`\nlargest DMFT-vs-network test-loss gap: ${(100 * gap).toFixed(1)}% (DMFT estimated error ${(100 * (dmft.meta.errorEstimate as number)).toFixed(1)}%)`);
 console.log(`times: lazy ${lazy.meta.seconds.toFixed(2)} s, DMFT ${dmft.meta.seconds.toFixed(2)} s, networks ${sim.meta.seconds.toFixed(2)} s`);
+// the same figure as `dmft plot lazy.json dmft.json nets.json --out demo-loss.png`
+const figure = 'demo-loss.png';
+writeFileSync(figure, await renderPng(plotSpec([lazy, dmft, sim], 'loss', { title: 'Two-layer tanh, gamma0 = 1.5: lazy, DMFT and networks of width 1000' })));
+console.log(`figure: ${figure} (train and test loss against t)`);
 
 /**
  * A character plot of curves against t: one letter per curve, so that overlapping curves stay distinguishable

@@ -17,6 +17,7 @@ interface PlotOpts {
   x?: string;
   color?: string;
   curves?: boolean;
+  logX?: boolean;
   pngWidth?: number;
 }
 
@@ -25,7 +26,7 @@ export function registerPlot(program: Command): void {
   program
     .command('plot')
     .description('figures of results (loss, kernels, alignment, histograms) or of a sweep directory, as SVG or PNG')
-    .usage('RESULT.json... --out FIG.svg|FIG.png [--kind loss|kernels|alignment|histograms] [--log] [--title T] [--times LIST]\n       dmft plot --sweep DIR --out FIG.svg|FIG.png [--x AXIS] [--color AXIS] [--curves] [--log]')
+    .usage('RESULT.json... --out FIG.svg|FIG.png [--kind loss|kernels|alignment|histograms] [--log] [--title T] [--times LIST]\n       dmft plot --sweep DIR --out FIG.svg|FIG.png [--x AXIS] [--color AXIS] [--curves] [--log] [--log-x]')
     .argument('[results...]', 'result JSON files (of solve, lazy, simulate)')
     .requiredOption('--out <file>', 'the figure: FILE.svg or FILE.png')
     .option('--kind <kind>', `what to plot of the results: ${PLOT_KINDS.join(', ')} (default loss)`)
@@ -36,6 +37,7 @@ export function registerPlot(program: Command): void {
     .option('--x <axis>', 'sweep: the grid axis on the x axis, e.g. model.gamma0 or width (default: the first numeric axis that varies)')
     .option('--color <axis>', 'sweep: the grid axis coloring the lines (default: all other axes that vary)')
     .option('--curves', "sweep: every point's loss curves against t, colored by --color, instead of final losses against --x")
+    .option('--log-x', 'sweep: log x axis (e.g. width or P)')
     .option('--png-width <px>', 'PNG width in pixels (default twice the figure size)', intOption('--png-width', 16))
     .action(action((files: string[], o: PlotOpts) => plot(files, o)));
 }
@@ -51,10 +53,10 @@ async function plot(files: string[], o: PlotOpts): Promise<void> {
     if (!existsSync(file)) throw new InputError('--sweep', `${file}: no such file (is ${o.sweep} the --out directory of a dmft sweep?)`);
     // a reader only: another process may be appending to the file, so a torn last line is skipped, not repaired
     const { records } = readRecords(o.sweep, { repair: false });
-    spec = sweepSpec([...records.values()], { x: o.x, color: o.color, curves: o.curves, log: o.log, title: o.title });
+    spec = sweepSpec([...records.values()], { x: o.x, color: o.color, curves: o.curves, log: o.log, logX: o.logX, title: o.title });
   } else {
     if (!files.length) throw new InputError('RESULT', 'give result JSON files, or --sweep DIR');
-    for (const flag of ['x', 'color', 'curves'] as const) if (o[flag] !== undefined) throw new InputError(`--${flag}`, 'only with --sweep DIR');
+    for (const flag of ['x', 'color', 'curves', 'logX'] as const) if (o[flag] !== undefined) throw new InputError(flag === 'logX' ? '--log-x' : `--${flag}`, 'only with --sweep DIR');
     const results = files.map((f) => {
       const text = readText(f);
       try {

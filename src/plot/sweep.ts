@@ -21,6 +21,8 @@ export interface SweepPlotOptions {
   /** every point's loss curves against t instead of final losses against x */
   curves?: boolean;
   log?: boolean;
+  /** log x axis (widths, numbers of points) */
+  logX?: boolean;
   title?: string;
 }
 
@@ -151,9 +153,12 @@ export function sweepSpec(records: readonly SweepRecord[], o: SweepPlotOptions =
     rows.push(row);
   }
   const integers = rows.every((r) => !('x' in r) || Number.isInteger(r.x));
+  // ticks at the swept values themselves when there are few of them
+  const swept = [...new Set(rows.filter((r) => 'x' in r).map((r) => r.x as number))].sort((a, b) => a - b);
+  const ticks = swept.length <= 12 ? { values: swept } : {};
   const xEnc = { field: 'x', type: xNumeric ? 'quantitative' : 'ordinal', title: xAxis,
     ...(xNumeric
-      ? { scale: { padding: 14, nice: false, zero: false }, axis: { labelOverlap: 'greedy', format: '~g', ...(integers ? { tickMinStep: 1 } : {}) } }
+      ? { scale: { padding: 14, nice: false, ...(o.logX ? { type: 'log' } : { zero: false }) }, axis: { labelOverlap: 'greedy', ...ticks, ...(integers ? { format: 'd', tickMinStep: 1 } : { format: '~g' }) } }
       : { sort: xOrder, axis: { labelAngle: 0 } }),
   };
   const yEnc = { field: 'y', type: 'quantitative', title: 'final loss', ...y, scale: log ? { type: 'log' } : { zero: false } };
