@@ -45,6 +45,12 @@ registerSweep(program);
 
 registerPlot(program);
 
+// a reader that stops early (`dmft solve C | head`) closes the pipe: end quietly, as other tools do
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  reportAndExit(e);
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {

@@ -76,6 +76,16 @@ describe('no silent wrong answer', () => {
   });
 });
 
+describe('pipes', () => {
+  it('a reader that stops early ends the command quietly: no stack trace, exit 0', () => {
+    // over a megabyte of JSON: more than a pipe holds, so the write meets the closed pipe
+    const cfg = file('big-out.json', { ...twoLayer, train: { T: 4, record: 4000 }, output: { predictions: true } });
+    const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${CLI}" lazy "${cfg}" | head -c 10 > /dev/null`], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+});
+
 describe('outputs are produced or refused, never dropped', () => {
   it('simulate refuses output.histograms and produces output.alignment', () => {
     expectRefused(dmft(['simulate', file('hist.json', { ...twoLayer, output: { histograms: true } }), '--width', '64', '--seeds', '2', '--workers', '1']), 'output.histograms');
