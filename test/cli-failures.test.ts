@@ -161,16 +161,29 @@ describe('progress off a terminal, and interrupts', () => {
     expect(q.err).toBe('');
   });
 
-  it('SIGINT during a Monte Carlo solve in workers says how far it got and exits 130', async () => {
-    const cfg = file('mc-int.json', { data: data(6), model: { depth: 2, activation: 'tanh', gamma0: 1 }, train: { T: 10 }, solver: { samples: 4096 } });
-    const child = spawn(process.execPath, [CLI, 'solve', cfg, '--workers', '2'], { env: { ...process.env, DMFT_PROGRESS_SECONDS: '0' } });
+  /** Start `dmft solve`, send `signal` at its first progress line; its exit code and stderr. */
+  async function interrupt(cfg: string, signal: NodeJS.Signals, args: string[] = []) {
+    const child = spawn(process.execPath, [CLI, 'solve', cfg, ...args], { env: { ...process.env, DMFT_PROGRESS_SECONDS: '0' } });
     let err = '';
     child.stderr.on('data', (b) => {
       err += b;
-      if (/ solve \d+%/.test(err) && !child.killed) child.kill('SIGINT');
+      if (/ solve \d+%/.test(err) && !child.killed) child.kill(signal);
     });
     const code = await new Promise<number | null>((done) => child.on('exit', done));
+    return { code, err };
+  }
+
+  it('SIGINT during a Monte Carlo solve in workers says how far it got and exits 130', async () => {
+    const cfg = file('mc-int.json', { data: data(6), model: { depth: 2, activation: 'tanh', gamma0: 1 }, train: { T: 10 }, solver: { samples: 4096 } });
+    const { code, err } = await interrupt(cfg, 'SIGINT', ['--workers', '2']);
     expect(code).toBe(130);
     expect(err).toMatch(/dmft: solve interrupted by SIGINT after [\d.]+ s: \d+\/\d+ steps finished; nothing written/);
+  });
+
+  it('SIGTERM during a deep-linear solve (one worker) does too, exit 143', async () => {
+    const cfg = file('dl-int.json', { data: data(10, 8, 0), model: { depth: 3, activation: 'linear', gamma0: 1 }, train: { T: 20, record: 41 } });
+    const { code, err } = await interrupt(cfg, 'SIGTERM');
+    expect(code).toBe(143);
+    expect(err).toMatch(/dmft: solve interrupted by SIGTERM after [\d.]+ s: \d+\/41 steps finished; nothing written/);
   });
 });

@@ -1,23 +1,28 @@
+import * as Comlink from 'comlink';
 import type { Config } from '../src/core/config.js';
+import { DivergenceError } from '../src/core/errors.js';
 import type { Result } from '../src/core/result.js';
 import { formatBytes } from '../src/core/memory.js';
 import { monteCarloSolves, replicasInMemory, type McSolverOptions } from '../src/dmft/monte-carlo.js';
 import { checkDivergence } from '../src/core/result.js';
 import { divergenceHint, prepareSolve, solve, type SolveOptions } from '../src/dmft/solve.js';
 import { platform } from './platform.js';
+import type { SolveOutcome } from './mc-worker.js';
 import { mcPool } from './scripts.js';
 
 /**
  * `dmft solve --workers W`: the Monte Carlo methods run their replicas in a pool of W workers (default:
  * all cores), one task per replica, reduced in replica order, so the result equals the in-process `solve`
  * to the bit whatever W; an accuracy-targeted solve runs its solves one after the other in the same pool
- * (src/dmft/monte-carlo.ts, monteCarloSolves). Other methods, and W = 1, run in this thread. The first replica
+ * (src/dmft/monte-carlo.ts, monteCarloSolves). Other methods run in one worker (the same numbers), W = 1 in this
+ * thread. The first replica
  * to fail (or `signal`) stops the others. The pool has no more workers than replicas fit in memory at once
  * (src/dmft/monte-carlo.ts, replicasInMemory; fewer are reported through opts.onWarning).
  */
 export async function solveWorkers(cfg: Config, opts: SolveOptions = {}, workers?: number, signal?: AbortSignal): Promise<Result> {
   const { method, options, schedule } = prepareSolve(cfg, opts);
-  if (workers === 1 || (method !== 'monte-carlo' && method !== 'gradient-independent')) return solve(cfg, opts);
+  if (workers === 1) return solve(cfg, opts);
+  if (method !== 'monte-carlo' && method !== 'gradient-independent') return solveInWorker(cfg, opts, signal);
   // no more replicas at once than fit in memory (or an InputError if none does), checked first from sizes alone
   const wanted = workers ?? (await platform()).cores;
   const { concurrent, bytesPerReplica } = replicasInMemory(cfg, schedule, options as McSolverOptions, method, wanted);
@@ -38,6 +43,19 @@ export async function solveWorkers(cfg: Config, opts: SolveOptions = {}, workers
       step = solves.next(runs);
     }
     return checkDivergence(step.value, divergenceHint(cfg));
+  } finally {
+    await pool.close();
+  }
+}
+
+/** The other methods: one solve in one worker, its progress sent back as it goes. */
+async function solveInWorker(cfg: Config, opts: SolveOptions, signal?: AbortSignal): Promise<Result> {
+  const pool = await mcPool({ size: 1 });
+  try {
+    const onProgress = opts.onProgress && Comlink.proxy(opts.onProgress);
+    const out: SolveOutcome = await pool.run('solve', (w) => w.solve(cfg, opts.times, onProgress), { signal });
+    if (out.diverged !== undefined) throw new DivergenceError(out.diverged, out.partial);
+    return out.result!;
   } finally {
     await pool.close();
   }
