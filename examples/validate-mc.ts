@@ -45,8 +45,9 @@ const PRECISE = {
 
 /** meta.consistency of a Monte Carlo result: the fields' train loss against the NTK flow's, and in standard errors. */
 function selfCheck(theory: Result): string {
-  const c = theory.meta.consistency as { deviation: number; standardErrors?: number; note?: string };
-  return `${(100 * c.deviation).toFixed(1)}% (${c.standardErrors?.toFixed(1) ?? '-'})${c.note ? ' note' : ''}`;
+  const c = theory.meta.consistency as { deviation: number; standardErrors?: number };
+  const warned = theory.meta.warnings?.some((w) => w.startsWith('the train loss read off the fields'));
+  return `${(100 * c.deviation).toFixed(1)}% (${c.standardErrors?.toFixed(1) ?? '-'})${warned ? ' note' : ''}`;
 }
 
 export function validationConfig(depth: number, activation: string, gamma0: number, samples?: number, replicas?: number): Config {

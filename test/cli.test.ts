@@ -55,7 +55,7 @@ describe('dmft command line', () => {
     const gi = { ...config, model: { depth: 2, activation: 'tanh', gamma0: 1.5 }, solver: { method: 'gradient-independent', samples: 3072, replicas: 6, dt: 0.25 } };
     const r = dmft(['solve', '-', '--workers', '1'], JSON.stringify(gi));
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out).meta.consistency.note).toMatch(/gradient independence/);
+    expect(JSON.parse(r.out).meta.warnings[0]).toMatch(/gradient independence/);
     expect(r.err).toMatch(/^dmft: warning: the train loss read off the fields differs from the NTK flow's by up to [0-9.]+% \([0-9.]+ standard errors\)/m);
   });
 

@@ -99,17 +99,20 @@ describe('monte-carlo: self-consistency of the output (meta.consistency)', () =>
   const model = { depth: 2, activation: 'tanh', gamma0: 1.5 };
   const o = { samples: 512, replicas: 6, responseSamples: 16, dt: 0.25 };
 
-  it('tanh with exact responses: within 4 standard errors, no note', () => {
-    const c = mc(model, o).meta.consistency as Consistency;
+  it('tanh with exact responses: within 4 standard errors, no warning', () => {
+    const r = mc(model, o);
+    const c = r.meta.consistency as Consistency;
     expect(c.trainLossFromFields).toHaveLength(11);
     expect(c.standardErrors).toBeLessThan(4);
-    expect(c.note).toBeUndefined();
+    expect(r.meta.warnings).toBeUndefined();
   });
 
-  it('gradient-independent (A = B = 0): far outside, with the note', () => {
-    const c = mc(model, { samples: 512, replicas: 6, dt: 0.25 }, 'gradient-independent').meta.consistency as Consistency;
+  it('gradient-independent (A = B = 0): far outside, with the warning', () => {
+    const r = mc(model, { samples: 512, replicas: 6, dt: 0.25 }, 'gradient-independent');
+    const c = r.meta.consistency as Consistency;
     expect(c.standardErrors).toBeGreaterThan(6); // the exact responses stay below 4 (test above); measured values: docs/VALIDATION.md
     expect(c.deviation).toBeGreaterThan(0.2);
-    expect(c.note).toMatch(/differs from the NTK flow's by up to .*as expected of gradient independence/);
+    expect(r.meta.warnings).toHaveLength(1);
+    expect(r.meta.warnings![0]).toMatch(/differs from the NTK flow's by up to .*as expected of gradient independence/);
   });
 });

@@ -123,16 +123,16 @@ describe('dmft solve: monte-carlo accuracy target (solver.targetError, solver.ma
     expect(r.trainLoss).toEqual(at256.trainLoss);
     expect(r.testLoss).toEqual(at256.testLoss);
     expect(r.meta.samples).toBe(256);
-    const a = r.meta.accuracy as { targetError: number; maxSamples: number; stages: { samples: number; errorEstimate: number }[]; note?: string };
+    const a = r.meta.accuracy as { targetError: number; maxSamples: number; stages: { samples: number; errorEstimate: number }[] };
     expect(a.stages.map((x) => x.samples)).toEqual([64, 256]);
     expect(a.stages[0].errorEstimate).toBe(fixed(64).meta.errorEstimate);
     expect(a.stages[1].errorEstimate).toBe(at256.meta.errorEstimate);
-    expect(a.note).toMatch(/is above solver\.targetError \(0\.01%\) at solver\.maxSamples = 256/);
-    // a target the first solve meets: one solve, no note
+    expect(r.meta.warnings!.find((w) => /is above solver\.targetError/.test(w))).toMatch(/is above solver\.targetError \(0\.01%\) at solver\.maxSamples = 256/);
+    // a target the first solve meets: one solve, no warning of it
     const loose = solve(tiny({ targetError: 10 }));
     expect(loose.trainLoss).toEqual(fixed(64).trainLoss);
     expect((loose.meta.accuracy as typeof a).stages.length).toBe(1);
-    expect((loose.meta.accuracy as typeof a).note).toBeUndefined();
+    expect((loose.meta.warnings ?? []).filter((w) => /targetError/.test(w))).toEqual([]);
     // fixed samples: no target, no meta.accuracy
     expect(fixed(64).meta.accuracy).toBeUndefined();
   });

@@ -194,6 +194,8 @@ export function commandLine(): string {
 /** Write `result`, with `config` (the record of readRun) and meta.command, to `out` or standard output, as JSON or as the curves' CSV. */
 export function writeResult(result: Result, record: Record<string, unknown>, out?: string, format: Format = 'json'): void {
   const described = { ...result, config: record, meta: { ...result.meta, command: commandLine() } };
+  // the result stands; what its producer warned of goes to stderr too
+  for (const w of result.meta.warnings ?? []) process.stderr.write(`dmft: warning: ${w}\n`);
   if (format === 'json') return writeJson(described, out);
   writeText(curvesCsv(described), out);
 }

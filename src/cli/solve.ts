@@ -19,13 +19,7 @@ export function registerSolve(program: Command): void {
         // every method runs in workers unless --workers 1, so this thread can report an interrupt
         const release = opts.workers !== 1 ? onInterrupt('solve', bar.status) : () => {};
         const warn = (note: string) => process.stderr.write(`dmft: warning: ${note}\n`);
-        const result = await emitResult(() => solveWorkers(cfg, { onProgress: bar.update, onWarning: warn }, opts.workers).finally(() => (bar.stop(), release())), record, opts.out, opts.format);
-        // the Monte Carlo solution's self-check (meta.consistency) and a missed accuracy target (meta.accuracy):
-        // warnings, the result stands
-        for (const key of ['consistency', 'accuracy']) {
-          const note = (result.meta[key] as { note?: string } | undefined)?.note;
-          if (note) warn(note);
-        }
+        await emitResult(() => solveWorkers(cfg, { onProgress: bar.update, onWarning: warn }, opts.workers).finally(() => (bar.stop(), release())), record, opts.out, opts.format);
       }),
     );
 }

@@ -8,6 +8,8 @@ export interface Meta {
   version: string;
   iterations?: number;
   residual?: number;
+  /** What the user should know about this result, which stands (the CLI prints each on stderr). */
+  warnings?: string[];
   [key: string]: unknown;
 }
 
@@ -28,6 +30,11 @@ export interface Result {
 
 export function makeMeta(method: string, started: number, extra: Record<string, unknown> = {}): Meta {
   return { method, seconds: (performance.now() - started) / 1000, version: VERSION, ...extra };
+}
+
+/** Add `text` to meta.warnings. */
+export function addWarning(meta: Meta, text: string): void {
+  (meta.warnings ??= []).push(text);
 }
 
 /** Loss 1/(2n) sum (y - f)^2 of THEORY.md section 1, from residuals. */

@@ -4,7 +4,7 @@ import { InputError } from '../core/errors.js';
 import { availableMemory, formatBytes } from '../core/memory.js';
 import { GaussianSampler } from '../core/gaussian.js';
 import { dense, toRows, type Dense } from '../core/linalg.js';
-import { makeMeta, type Result } from '../core/result.js';
+import { addWarning, makeMeta, type Result } from '../core/result.js';
 import { activation } from '../theory/activations.js';
 import { initialKernels, inputKernel } from '../theory/kernels.js';
 import { allInputs, type Schedule } from '../theory/lazy.js';
@@ -257,14 +257,9 @@ export function* monteCarloSolves(cfg: Config, schedule: Schedule, o: McSolverOp
     stages.push({ samples, errorEstimate, seconds: result.meta.seconds - stages.reduce((s, x) => s + x.seconds, 0) });
     const next = nextSamples(samples, plan.replicas, errorEstimate, acc);
     if (next === undefined) {
-      result.meta.accuracy = {
-        targetError: acc.target,
-        maxSamples: acc.maxSamples,
-        stages,
-        ...(errorEstimate > acc.target
-          ? { note: `the sampling error of the losses, ${percent(errorEstimate)}, is above solver.targetError (${percent(acc.target)}) at solver.maxSamples = ${acc.maxSamples}; raise solver.maxSamples (time grows linearly with the samples)` }
-          : {}),
-      };
+      result.meta.accuracy = { targetError: acc.target, maxSamples: acc.maxSamples, stages };
+      if (errorEstimate > acc.target)
+        addWarning(result.meta, `the sampling error of the losses, ${percent(errorEstimate)}, is above solver.targetError (${percent(acc.target)}) at solver.maxSamples = ${acc.maxSamples}; raise solver.maxSamples (time grows linearly with the samples)`);
       return result;
     }
     options = { ...o, samples: next };
@@ -310,6 +305,8 @@ export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[
   const testLossSem = data.ytest ? sem((r) => lossCurve(preds[r].map((p) => p.test), data.ytest!)) : undefined;
   const ntk = times.map((_, i) => averageDense(runs.map((run) => run.records[i].ntk)));
 
+  // the self-check's statistics stay in meta.consistency, its warning goes with the others
+  const { warning, ...checked } = consistency(runs, data.y, trainLoss, method, plan.pb.output);
   const result: Result = {
     t: [...times],
     trainLoss,
@@ -341,12 +338,13 @@ export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[
           }
         : {}),
       errorEstimate: Math.max(relativeLossError(trainLossSem, trainLoss), testLossSem ? relativeLossError(testLossSem, testLoss!) : 0),
-      consistency: consistency(runs, data.y, trainLoss, method, plan.pb.output),
+      consistency: checked,
       timing: sumTimes(runs),
       seed: solver.seed,
       ...(o.controlVariate === false ? { controlVariate: false } : {}),
     }),
   };
+  if (warning) addWarning(result.meta, warning);
   if (output.predictions) result.predictions = { train, ...(data.ytest ? { test } : {}) };
   if (output.kernels)
     result.kernels = {
@@ -390,7 +388,7 @@ function consistency(runs: readonly McRun[], y: readonly number[], trainLoss: nu
   const fromFields = times.map((i) => loss(i, true));
   const fromNtk = times.map((i) => loss(i, false));
   const difference = times.map((i) => fromFields[i] - fromNtk[i]);
-  const out: { trainLossFromFields: number[]; trainLossFromNtk: number[]; deviation: number; standardErrors?: number; note?: string } = {
+  const out: { trainLossFromFields: number[]; trainLossFromNtk: number[]; deviation: number; standardErrors?: number; warning?: string } = {
     trainLossFromFields: fromFields,
     trainLossFromNtk: fromNtk,
     deviation: relativeLossError(difference, trainLoss),
@@ -403,7 +401,7 @@ function consistency(runs: readonly McRun[], y: readonly number[], trainLoss: nu
     });
     out.standardErrors = Math.max(...times.slice(1).map((i) => Math.abs(difference[i]) / Math.max(se[i], 1e-300)));
     if (out.deviation > CONSISTENCY_NOTE.deviation && out.standardErrors > CONSISTENCY_NOTE.standardErrors)
-      out.note =
+      out.warning =
         `the train loss read off the fields differs from the NTK flow's by up to ${(100 * out.deviation).toFixed(1)}% ` +
         `(${out.standardErrors.toFixed(1)} standard errors): ` +
         (method === 'gradient-independent'
@@ -419,7 +417,7 @@ function consistency(runs: readonly McRun[], y: readonly number[], trainLoss: nu
 
 const percent = (v: number) => `${Number((100 * v).toPrecision(3))}%`;
 
-/** meta.consistency.note: a difference above 5% (the validation standard) and 4 standard errors. */
+/** The self-check warns (meta.warnings) at a difference above 5% (the validation standard) and 4 standard errors. */
 const CONSISTENCY_NOTE = { deviation: 0.05, standardErrors: 4 };
 
 function average(rows: number[][]): number[] {

@@ -127,7 +127,7 @@ function twoLayer(cfg: Config, schedule: Schedule, o: { samples?: number; replic
       particles: particles * replicas,
       replicas,
       controlVariate,
-      grid: schedule.kind === 'flow' ? { integrator: 'cash-karp (adaptive)', tol, evaluations: s.evaluations } : { integrator: 'gradient descent', steps: s.evaluations },
+      grid: schedule.kind === 'flow' ? { integrator: 'dormand-prince (adaptive)', tol, evaluations: s.evaluations } : { integrator: 'gradient descent', steps: s.evaluations },
       errorEstimate: maxRelative,
       seed: solver.seed,
     }),

@@ -119,7 +119,7 @@ export function ensembleResult(cfg: Config, opts: EnsembleOptions, runs: readonl
       ...(integrator === 'rk4' ? { dt: opts.dt ?? DEFAULT_DT } : integrator === 'ck' ? { tol: opts.tol ?? DEFAULT_TOL } : {}),
       gamma0: r0.gamma0,
       steps: r0.steps,
-      ...(seeds === 1 ? { note: 'one seed: the standard errors are not estimated (reported as 0)' } : {}),
+      ...(seeds === 1 ? { warnings: ['one seed: the standard errors are not estimated (reported as 0)'] } : {}),
     }),
   };
   if (cfg.output.predictions)

@@ -22,7 +22,9 @@ export interface LazyCurves {
   train: number[][];
   test?: number[][];
   /** t -> infinity (kernel regression with the pseudo-inverse of a singular NTK). */
-  asymptote: { trainLoss: number; testLoss?: number; rank: number; note?: string };
+  asymptote: { trainLoss: number; testLoss?: number; rank: number };
+  /** e.g. a singular NTK */
+  warnings: string[];
   /** lr * lambda_max / P (gradient descent only): above 2 the lazy dynamics diverge. */
   stability?: number;
 }
@@ -90,7 +92,7 @@ export function lazyCurves(K: Dense, P: number, y: readonly number[], ytest: rea
     return { delta, f, test, testResid: ytest ? ytest.map((v, s) => v - ftest[s]) : undefined };
   };
 
-  const out: LazyCurves = { t, trainLoss: [], train: [], asymptote: { trainLoss: 0, rank } };
+  const out: LazyCurves = { t, trainLoss: [], train: [], asymptote: { trainLoss: 0, rank }, warnings: [] };
   if (ytest) {
     out.testLoss = [];
     out.test = [];
@@ -112,7 +114,7 @@ export function lazyCurves(K: Dense, P: number, y: readonly number[], ytest: rea
   out.asymptote.trainLoss = halfMeanSquare(inf.delta);
   if (ytest) out.asymptote.testLoss = halfMeanSquare(inf.testResid!);
   if (rank < P)
-    out.asymptote.note = `the train NTK is singular (rank ${rank} of ${P}): the part of y in its null space is never learned; the limit uses the pseudo-inverse`;
+    out.warnings.push(`the train NTK is singular (rank ${rank} of ${P}): the part of y in its null space is never learned; the limit uses the pseudo-inverse`);
   if (schedule.kind === 'gd') out.stability = (schedule.lr * lamMax) / P;
   return out;
 }
@@ -136,7 +138,7 @@ export function solveLazy(cfg: Config, schedule: Schedule = scheduleOf(cfg.train
     ...(curves.testLoss ? { testLoss: curves.testLoss } : {}),
     ntkFinal: toRows(block(k.ntk, 0, P, 0, P)),
     asymptote: curves.asymptote,
-    meta: makeMeta('static-ntk', started, curves.stability !== undefined ? { lrStability: curves.stability } : {}),
+    meta: makeMeta('static-ntk', started, { ...(curves.stability !== undefined ? { lrStability: curves.stability } : {}), ...(curves.warnings.length ? { warnings: curves.warnings } : {}) }),
   };
   if (output.predictions) result.predictions = { train: curves.train, ...(curves.test ? { test: curves.test } : {}) };
   // the kernels do not move: every recorded time has those of t = 0, in the solvers' layout (kernels.Phi[l - 1][k])
