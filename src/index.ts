@@ -1,39 +1,32 @@
-/** Library entry: everything a researcher scripts against. Node-only pieces (file I/O) live in src/cli. */
-export * from './core/config.js';
-export * from './core/errors.js';
-export * from './core/rng.js';
-export * from './core/gaussian.js';
-export * from './core/ode.js';
-export * from './core/linalg.js';
-export * from './core/result.js';
-export * from './core/synthetic.js';
-export { plotSpec, sweepSpec, timeIndex, PLOT_KINDS, type PlotKind, type PlotOptions, type SweepRecord, type SweepPlotOptions } from './plot/spec.js';
+/**
+ * Library entry: what a researcher scripts against (README, "Library"). Pools for one's own worker tasks are
+ * in the `./workers` subpath (workers/index.ts); Node-only pieces (files, figures as SVG/PNG) live in src/cli
+ * and src/plot/render.ts. Everything else is internal and may change.
+ */
+
+// configs, data and errors
+export { parseConfig, parseConfigText, recordTimes, ACTIVATIONS, METHODS, type Config, type ConfigOptions, type Data, type Model, type Train, type Solver, type Output, type ActivationName, type Method } from './core/config.js';
+export { InputError, ConvergenceError, DivergenceError } from './core/errors.js';
+export { synthesize, SYNTHETIC_KINDS } from './core/synthetic.js';
+export { configRecord, dataHash } from './core/provenance.js';
+export { stream } from './core/rng.js';
 export { VERSION } from './core/version.js';
-export * from './theory/activations.js';
-export * from './theory/quadrature.js';
-export * from './theory/expectations.js';
-export * from './theory/kernels.js';
-export * from './theory/lazy.js';
-export * from './theory/report.js';
-export * from './dmft/solve.js';
-export * from './dmft/two-layer.js';
-export * from './dmft/deep-linear.js';
-export * from './dmft/coordinates.js';
-export * from './dmft/grid.js';
-export * from './dmft/qmc.js';
-export * from './dmft/observables.js';
-export * from './dmft/monte-carlo.js';
-export * from './dmft/mc/march.js';
-export * from './dmft/mc/factor.js';
-export * from './sim/matrix.js';
-export * from './sim/network.js';
-export * from './sim/stepper.js';
-export * from './sim/kernels.js';
-export * from './sim/record.js';
-export * from './sim/train.js';
-export * from './sim/ensemble.js';
-export * from '../workers/pool.js';
-export * from '../workers/scripts.js';
-export * from '../workers/ensemble.js';
+
+// results
+export { curvesCsv, type Result, type Meta } from './core/result.js';
+
+// infinite-width theory: kernels at t = 0, the lazy limit, the DMFT
+export { initialKernels, inputKernel, type InitialKernels } from './theory/kernels.js';
+export { solveLazy, lazyCurves, allInputs, scheduleOf, type LazyCurves, type Schedule } from './theory/lazy.js';
+export { kernelsResult } from './theory/report.js';
+export { solve, chooseMethod, type SolveOptions, type SolverMethod } from './dmft/solve.js';
+export { alignment } from './dmft/observables.js';
 export { solveWorkers } from '../workers/solve.js';
-export { exposeWorker, type WorkerApi } from '../workers/expose.js';
+
+// finite-width networks
+export { simulate, type EnsembleOptions } from './sim/ensemble.js';
+export { simulateNetwork, type NetworkOptions, type NetworkRun, type Integrator } from './sim/train.js';
+export { simulateWorkers } from '../workers/ensemble.js';
+
+// figures (Vega-Lite specs: render them with vega-embed in a browser, or `dmft plot`)
+export { plotSpec, sweepSpec, timeIndex, PLOT_KINDS, type PlotKind, type PlotOptions, type SweepRecord, type SweepPlotOptions } from './plot/spec.js';
