@@ -1,7 +1,7 @@
 import { parseConfig } from '../src/core/config.js';
 import type { Result } from '../src/core/result.js';
 import { MC_DEFAULTS, solveMonteCarlo, type McSolverOptions } from '../src/dmft/monte-carlo.js';
-import { scheduleOf } from '../src/theory/lazy.js';
+import { scheduleOf } from '../src/core/schedule.js';
 
 /**
  * Speed of the Monte Carlo DMFT (src/dmft/monte-carlo.ts), one thread: L = 2 tanh, P = 10 training and 20 test

@@ -3,7 +3,7 @@ import { block, dense, fromRows, toRows, type Dense } from '../src/core/linalg.j
 import type { Result } from '../src/core/result.js';
 import { LOSS_FLOOR, lossAlongNtk } from '../src/dmft/observables.js';
 import { initialKernels, ntkFrom } from '../src/theory/kernels.js';
-import { allInputs } from '../src/theory/lazy.js';
+import { allInputs } from '../src/core/schedule.js';
 import { simulateWorkers } from '../workers/ensemble.js';
 import { solveWorkers } from '../workers/solve.js';
 import { validationConfig } from './validate-mc.js';

@@ -17,7 +17,8 @@ export { curvesCsv, type Result, type Meta } from './core/result.js';
 
 // infinite-width theory: kernels at t = 0, the lazy limit, the DMFT
 export { initialKernels, inputKernel, type InitialKernels } from './theory/kernels.js';
-export { solveLazy, lazyCurves, allInputs, scheduleOf, type LazyCurves, type Schedule } from './theory/lazy.js';
+export { solveLazy, lazyCurves, type LazyCurves } from './theory/lazy.js';
+export { allInputs, scheduleOf, type Schedule } from './core/schedule.js';
 export { kernelsResult } from './theory/report.js';
 export { solve, chooseMethod, type SolveOptions, type SolverMethod } from './dmft/solve.js';
 export { alignment } from './dmft/observables.js';

@@ -10,7 +10,8 @@ import { solveDeepLinear, type DeepLinearSolution } from '../src/dmft/deep-linea
 import { trapezoidWeights } from '../src/dmft/grid.js';
 import { solve } from '../src/dmft/solve.js';
 import { initialKernels, inputKernel } from '../src/theory/kernels.js';
-import { allInputs, solveLazy } from '../src/theory/lazy.js';
+import { solveLazy } from '../src/theory/lazy.js';
+import { allInputs } from '../src/core/schedule.js';
 
 const config = (depth: number, gamma0: number, T: number, record: number, solver: Record<string, unknown> = {}): Config =>
   parseConfig({

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/core/config.js';
 import { replicasInMemory } from '../src/dmft/monte-carlo.js';
 import { solve } from '../src/dmft/solve.js';
-import { scheduleOf } from '../src/theory/lazy.js';
+import { scheduleOf } from '../src/core/schedule.js';
 
 /**
  * Memory of the Monte Carlo solver: a replica's arrays are counted before it runs (replicasInMemory), so a

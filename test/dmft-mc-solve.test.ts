@@ -3,7 +3,7 @@ import { parseConfig } from '../src/core/config.js';
 import { InputError } from '../src/core/errors.js';
 import { accuracyTarget, nextSamples, planMonteCarlo, type McSolverOptions } from '../src/dmft/monte-carlo.js';
 import { chooseMethod, solve } from '../src/dmft/solve.js';
-import { scheduleOf } from '../src/theory/lazy.js';
+import { scheduleOf } from '../src/core/schedule.js';
 
 /** `dmft solve` with the Monte Carlo methods: choice, option checks, reproducibility, opt-in outputs. */
 const tiny = (solver: object = {}, output: object = {}, model: object = {}) =>

@@ -5,7 +5,8 @@ import { lossAlongNtk } from '../src/dmft/observables.js';
 import { solve } from '../src/dmft/solve.js';
 import { swapCurves } from '../examples/kernel-swap.js';
 import { initialKernels } from '../src/theory/kernels.js';
-import { allInputs, lazyCurves } from '../src/theory/lazy.js';
+import { lazyCurves } from '../src/theory/lazy.js';
+import { allInputs } from '../src/core/schedule.js';
 
 const cfg = parseConfig({
   data: { synthetic: { kind: 'single-index', P: 8, Ptest: 3, D: 5, seed: 4 } },

@@ -10,7 +10,7 @@ import { relativeLossError } from '../src/dmft/observables.js';
 import { solve } from '../src/dmft/solve.js';
 import { simulate } from '../src/sim/ensemble.js';
 import { initialKernels } from '../src/theory/kernels.js';
-import { allInputs } from '../src/theory/lazy.js';
+import { allInputs } from '../src/core/schedule.js';
 
 const raw = (model: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
   data: { synthetic: { kind: 'single-index', P: 6, Ptest: 4, D: 4, seed: 2 } },

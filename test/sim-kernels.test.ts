@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/core/config.js';
 import { initialKernels } from '../src/theory/kernels.js';
-import { allInputs } from '../src/theory/lazy.js';
+import { allInputs } from '../src/core/schedule.js';
 import { simulateNetwork } from '../src/sim/train.js';
 
 /**

@@ -6,7 +6,8 @@ import { parseConfig, type Config } from '../src/core/config.js';
 import { DivergenceError } from '../src/core/errors.js';
 import { block, type Dense } from '../src/core/linalg.js';
 import { initialKernels } from '../src/theory/kernels.js';
-import { allInputs, lazyCurves, solveLazy } from '../src/theory/lazy.js';
+import { lazyCurves, solveLazy } from '../src/theory/lazy.js';
+import { allInputs } from '../src/core/schedule.js';
 
 const base = (activation: string, depth: number): Config =>
   parseConfig({

@@ -3,7 +3,7 @@ import { DivergenceError } from '../src/core/errors.js';
 import type { Result } from '../src/core/result.js';
 import { solve } from '../src/dmft/solve.js';
 import { planMonteCarlo, runReplica, type McSolverOptions } from '../src/dmft/monte-carlo.js';
-import type { Schedule } from '../src/theory/lazy.js';
+import type { Schedule } from '../src/core/schedule.js';
 import { exposeWorker } from './expose.js';
 
 /**

@@ -5,9 +5,10 @@ import { availableMemory, formatBytes } from '../core/memory.js';
 import { GaussianSampler } from '../core/gaussian.js';
 import { dense, toRows, type Dense } from '../core/linalg.js';
 import { addWarning, makeMeta, type Result } from '../core/result.js';
+import { pointwiseSem } from '../core/stats.js';
 import { activation } from '../theory/activations.js';
 import { initialKernels, inputKernel } from '../theory/kernels.js';
-import { allInputs, type Schedule } from '../theory/lazy.js';
+import { allInputs, type Schedule } from '../core/schedule.js';
 import { timeGrid } from './grid.js';
 import { marchReplica, replicaBytes, replicaShape, type McProblem, type McRun, type ReplicaShape } from './mc/march.js';
 import { alignment, lossCurve, preactivationHistogram, relativeLossError, trainBlock } from './observables.js';
@@ -300,7 +301,7 @@ export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[
   const test = meanOf((r, i) => preds[r][i].test);
   const trainLoss = lossCurve(train, data.y);
   const testLoss = data.ytest ? lossCurve(test, data.ytest) : undefined;
-  const sem = (curve: (r: number) => number[]) => semOf(runs.map((_, r) => curve(r)));
+  const sem = (curve: (r: number) => number[]) => pointwiseSem(runs.map((_, r) => curve(r)));
   const trainLossSem = sem((r) => lossCurve(preds[r].map((p) => p.train), data.y));
   const testLossSem = data.ytest ? sem((r) => lossCurve(preds[r].map((p) => p.test), data.ytest!)) : undefined;
   const ntk = times.map((_, i) => averageDense(runs.map((run) => run.records[i].ntk)));
@@ -331,7 +332,7 @@ export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[
         ? {
             samplingError: {
               ...(output.predictions
-                ? { predictionsSem: { train: times.map((_, i) => semOf(preds.map((p) => p[i].train))), ...(data.ytest ? { test: times.map((_, i) => semOf(preds.map((p) => p[i].test))) } : {}) } }
+                ? { predictionsSem: { train: times.map((_, i) => pointwiseSem(preds.map((p) => p[i].train))), ...(data.ytest ? { test: times.map((_, i) => pointwiseSem(preds.map((p) => p[i].test))) } : {}) } }
                 : {}),
               ...(output.alignment ? { alignmentSem: sem((r) => runs[r].records.map((rec) => alignment(rec.ntk, data.y))) } : {}),
             },
@@ -431,10 +432,6 @@ function averageDense(ms: Dense[]): Dense {
 }
 
 /** Standard error over replicas, entrywise. */
-function semOf(rows: number[][]): number[] {
-  const R = rows.length, m = average(rows);
-  return m.map((mj, j) => Math.sqrt(rows.reduce((s, r) => s + (r[j] - mj) ** 2, 0) / (R - 1) / R));
-}
 
 function sumTimes(runs: readonly McRun[]): Record<string, number> {
   const out: Record<string, number> = {};

@@ -4,9 +4,11 @@ import { GaussianSampler } from '../core/gaussian.js';
 import { dense, type Dense } from '../core/linalg.js';
 import { stream } from '../core/rng.js';
 import type { Activation } from '../theory/activations.js';
-import { lazyCurves, type Schedule } from '../theory/lazy.js';
+import { lazyCurves } from '../theory/lazy.js';
+import { type Schedule } from '../core/schedule.js';
 import type { InputCoordinates } from './coordinates.js';
 import { preactivationHistogram } from './observables.js';
+import { semOf } from '../core/stats.js';
 import { haltonNormals } from './qmc.js';
 
 /**
@@ -358,11 +360,6 @@ function controlVariate(records: Snapshot[], pop: Population, pb: TwoLayerProble
 function summarize(t: number[], records: Snapshot[], pb: TwoLayerProblem): TwoLayerSolution {
   const { P, y, ytest } = pb;
   const reps = records[0].f.length;
-  const stats = (vals: number[]) => {
-    const m = vals.reduce((a, b) => a + b, 0) / reps;
-    const v = vals.reduce((a, b) => a + (b - m) ** 2, 0) / (reps - 1);
-    return Math.sqrt(v / reps);
-  };
   const loss = (f: Float64Array | number[], targets: readonly number[], off: number) =>
     targets.reduce((s, v, i) => s + (v - f[off + i]) ** 2, 0) / (2 * targets.length);
   const sol: TwoLayerSolution = { t, train: [], trainLoss: [], trainLossSem: [], Phi: [], G: [], ntk: [], evaluations: 0 };
@@ -372,11 +369,11 @@ function summarize(t: number[], records: Snapshot[], pb: TwoLayerProblem): TwoLa
     const mean = Array.from({ length: n }, (_, mu) => rec.f.reduce((s, f) => s + f[mu], 0) / reps);
     sol.train.push(mean.slice(0, P));
     sol.trainLoss.push(loss(mean, y, 0));
-    sol.trainLossSem.push(stats(rec.f.map((f) => loss(f, y, 0))));
+    sol.trainLossSem.push(semOf(rec.f.map((f) => loss(f, y, 0))));
     if (ytest) {
       sol.test!.push(mean.slice(P));
       sol.testLoss!.push(loss(mean, ytest, P));
-      sol.testLossSem!.push(stats(rec.f.map((f) => loss(f, ytest, P))));
+      sol.testLossSem!.push(semOf(rec.f.map((f) => loss(f, ytest, P))));
     }
     if (rec.kernels) {
       sol.Phi.push(rec.kernels.Phi);

@@ -1,5 +1,6 @@
 import { refuseOutputs, type Config } from '../core/config.js';
 import { fromRows } from '../core/linalg.js';
+import { pointwiseSem } from '../core/stats.js';
 import { availableMemory, formatBytes } from '../core/memory.js';
 import { kernelPath } from './wasm/arena.js';
 import { MAX_ARENA_BYTES, networkBytes } from './network.js';
@@ -33,16 +34,6 @@ function mean(xs: readonly Nested[]): Nested {
   return (xs[0] as Nested[]).map((_, i) => mean(xs.map((x) => (x as Nested[])[i])));
 }
 
-/** Standard error of the mean over runs, pointwise: sample standard deviation / sqrt(S); 0 for one run. */
-function sem(curves: readonly number[][]): number[] {
-  const S = curves.length;
-  return curves[0].map((_, k) => {
-    if (S < 2) return 0;
-    const m = curves.reduce((a, c) => a + c[k], 0) / S;
-    const v = curves.reduce((a, c) => a + (c[k] - m) ** 2, 0) / (S - 1);
-    return Math.sqrt(v / S);
-  });
-}
 
 /**
  * Refuse, before anything is allocated, what `simulate` cannot do: bad seeds or width, outputs it does not
@@ -112,8 +103,8 @@ export function ensembleResult(cfg: Config, opts: EnsembleOptions, runs: readonl
     ntkFinal: mean(runs.map((r) => r.ntkFinal)) as number[][],
     width: opts.width,
     seeds,
-    trainLossSem: sem(runs.map((r) => r.trainLoss)),
-    ...(testLoss ? { testLossSem: sem(testLoss) } : {}),
+    trainLossSem: pointwiseSem(runs.map((r) => r.trainLoss)),
+    ...(testLoss ? { testLossSem: pointwiseSem(testLoss) } : {}),
     meta: makeMeta('simulate', started, {
       integrator,
       ...(integrator === 'rk4' ? { dt: opts.dt ?? DEFAULT_DT } : integrator === 'ck' ? { tol: opts.tol ?? DEFAULT_TOL } : {}),

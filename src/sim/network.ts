@@ -2,7 +2,7 @@ import type { Config } from '../core/config.js';
 import { InputError } from '../core/errors.js';
 import { stream } from '../core/rng.js';
 import { activation, type Activation } from '../theory/activations.js';
-import { allInputs } from '../theory/lazy.js';
+import { allInputs } from '../core/schedule.js';
 import { addLowRank, addTransposedProduct, crossDots, transpose, type LowRank } from './matrix.js';
 import { Arena, kernelPath, type KernelPath } from './wasm/arena.js';
 

@@ -4,7 +4,7 @@ import { ConvergenceError, InputError } from '../core/errors.js';
 import { BLOWUP, halfMeanSquare } from '../core/result.js';
 import { activation } from '../theory/activations.js';
 import { inputKernel } from '../theory/kernels.js';
-import { allInputs } from '../theory/lazy.js';
+import { allInputs } from '../core/schedule.js';
 import { initialParams, Network, paramViews, type Params } from './network.js';
 import { Recorder, type Curves } from './record.js';
 import { EULER, LowRankStepper, RK4 } from './stepper.js';

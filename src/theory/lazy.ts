@@ -1,5 +1,6 @@
-import type { Config, Train } from '../core/config.js';
-import { recordTimes, refuseOutputs } from '../core/config.js';
+import type { Config } from '../core/config.js';
+import { refuseOutputs } from '../core/config.js';
+import { allInputs, scheduleOf, type Schedule } from '../core/schedule.js';
 import { alignment } from '../dmft/observables.js';
 import { block, symmetricEigen, toRows, type Dense } from '../core/linalg.js';
 import { DivergenceError } from '../core/errors.js';
@@ -32,13 +33,6 @@ export interface LazyCurves {
 /** Relative size below which an NTK eigenvalue counts as zero. */
 const RANK_TOL = 1e-12;
 
-/** When to evaluate: times of gradient flow, or step counts of gradient descent with rate lr. */
-export type Schedule = { kind: 'flow'; t: readonly number[] } | { kind: 'gd'; lr: number; steps: readonly number[] };
-
-export function scheduleOf(train: Train): Schedule {
-  const { t, steps } = recordTimes(train);
-  return train.kind === 'flow' ? { kind: 'flow', t } : { kind: 'gd', lr: train.lr, steps: steps! };
-}
 
 export function lazyCurves(K: Dense, P: number, y: readonly number[], ytest: readonly number[] | undefined, schedule: Schedule): LazyCurves {
   const n = K.rows, Pt = n - P;
@@ -119,10 +113,6 @@ export function lazyCurves(K: Dense, P: number, y: readonly number[], ytest: rea
   return out;
 }
 
-/** All points of a config, train first then test. */
-export function allInputs(cfg: Config): number[][] {
-  return cfg.data.Xtest ? [...cfg.data.X, ...cfg.data.Xtest] : cfg.data.X;
-}
 
 /** `dmft lazy`: the static-NTK learning curves of a config as an INTERFACE result (at `schedule`, default train's). */
 export function solveLazy(cfg: Config, schedule: Schedule = scheduleOf(cfg.train)): Result {

@@ -2,7 +2,7 @@ import type { Config } from '../core/config.js';
 import { toRows } from '../core/linalg.js';
 import { makeMeta } from '../core/result.js';
 import { initialKernels } from './kernels.js';
-import { allInputs } from './lazy.js';
+import { allInputs } from '../core/schedule.js';
 
 /** `dmft kernels`: the t = 0 kernels of every layer over train + test points (train first). */
 export function kernelsResult(cfg: Config) {
