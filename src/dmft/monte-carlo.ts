@@ -10,6 +10,7 @@ import { activation } from '../theory/activations.js';
 import { initialKernels, inputKernel } from '../theory/kernels.js';
 import { allInputs, type Schedule } from '../core/schedule.js';
 import { timeGrid } from './grid.js';
+import { COMMON_OPTIONS } from './options.js';
 import { marchReplica, replicaBytes, replicaShape, type McProblem, type McRun, type ReplicaShape } from './mc/march.js';
 import { alignment, lossCurve, preactivationHistogram, relativeLossError, trainBlock } from './observables.js';
 
@@ -24,31 +25,15 @@ import { alignment, lossCurve, preactivationHistogram, relativeLossError, trainB
  * Control variate (solver.controlVariate, default on): each replica's NTK is K_S(t) - K_S(0) + K(0) with the
  * exact K(0) of section 2 (./mc/march.ts, McProblem.ntkExact0).
  */
-export interface McSolverOptions {
-  samples?: number;
-  replicas?: number;
-  responses?: 'exact' | 'ibp';
-  responseSamples?: number;
-  responseSamplesB?: number;
-  ibpRidge?: number;
-  dt?: number;
-  tol?: number;
-  maxIterations?: number;
-  controlVariate?: boolean;
-  kinkWidth?: number;
-  targetError?: number;
-  maxSamples?: number;
-}
-
 /** solver.* options of the two methods besides the common ones (method, seed, samples, dt, tol, quadrature). */
-export const GRADIENT_INDEPENDENT_OPTIONS = {
+const GRADIENT_INDEPENDENT_OPTIONS = {
   replicas: z.number().int().min(2).optional(),
   maxIterations: z.number().int().positive().optional(),
   controlVariate: z.boolean().optional(),
   targetError: z.number().positive().optional(),
   maxSamples: z.number().int().positive().optional(),
 };
-export const MONTE_CARLO_OPTIONS = {
+const MONTE_CARLO_OPTIONS = {
   ...GRADIENT_INDEPENDENT_OPTIONS,
   responses: z.enum(['exact', 'ibp']).optional(),
   responseSamples: z.number().int().positive().optional(),
@@ -56,6 +41,14 @@ export const MONTE_CARLO_OPTIONS = {
   ibpRidge: z.number().positive().optional(),
   kinkWidth: z.number().positive().optional(),
 };
+
+/**
+ * The methods' option schemas (src/dmft/methods.ts). No zod defaults: an unset solver.samples means "grow the
+ * samples to the accuracy target", so the defaults (MC_DEFAULTS) are applied where each option is read.
+ */
+export const GRADIENT_INDEPENDENT_SCHEMA = z.strictObject({ ...COMMON_OPTIONS, ...GRADIENT_INDEPENDENT_OPTIONS });
+export const MONTE_CARLO_SCHEMA = z.strictObject({ ...COMMON_OPTIONS, ...MONTE_CARLO_OPTIONS });
+export type McSolverOptions = z.infer<typeof MONTE_CARLO_SCHEMA>;
 
 /**
  * Defaults, chosen against the 5% standard of THEORY.md section 5 (test/dmft-mc-fixture.test.ts, bench/mc.ts,
@@ -137,10 +130,9 @@ export interface McPlan {
 type McSizes = Omit<McPlan, 'pb'> & { shape: ReplicaShape; grid: ReturnType<typeof timeGrid> };
 
 function planSizes(cfg: Config, schedule: Schedule, o: McSolverOptions, method: 'monte-carlo' | 'gradient-independent'): McSizes {
-  if (schedule.kind === 'gd')
-    throw new InputError('train.steps', `the ${method} solver integrates gradient flow (train.T); gradient descent (train.steps, train.lr) is not supported by it`);
+  // gradient flow only (src/dmft/methods.ts: solve refuses train.steps before this)
   const { data, model } = cfg;
-  const times = schedule.t;
+  const times = (schedule as Extract<Schedule, { kind: 'flow' }>).t;
   const replicas = o.replicas ?? MC_DEFAULTS.replicas;
   const samples = o.samples ?? MC_DEFAULTS.samples;
   const M = Math.ceil(samples / replicas);

@@ -114,11 +114,18 @@ export function lazyCurves(K: Dense, P: number, y: readonly number[], ytest: rea
 }
 
 
+/** The opt-in outputs the static NTK produces (and why not the others), for solveLazy and the method registry. */
+export const LAZY_OUTPUTS = {
+  label: 'the static NTK',
+  produced: ['predictions', 'kernels', 'alignment'] as const,
+  why: 'its preactivations stay Gaussian at their t = 0 variances, the diagonals of Phi',
+};
+
 /** `dmft lazy`: the static-NTK learning curves of a config as an INTERFACE result (at `schedule`, default train's). */
 export function solveLazy(cfg: Config, schedule: Schedule = scheduleOf(cfg.train)): Result {
   const started = performance.now();
   const { data, model, output } = cfg;
-  refuseOutputs(output, 'the static NTK', ['predictions', 'kernels', 'alignment'], 'its preactivations stay Gaussian at their t = 0 variances, the diagonals of Phi');
+  refuseOutputs(output, LAZY_OUTPUTS.label, LAZY_OUTPUTS.produced, LAZY_OUTPUTS.why);
   const P = data.X.length;
   const k = initialKernels(allInputs(cfg), model.depth, model.activation, cfg.solver.quadrature);
   const curves = lazyCurves(k.ntk, P, data.y, data.ytest, schedule);
