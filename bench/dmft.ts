@@ -19,12 +19,16 @@ const problem = (P: number, D: number, depth: number, activation: string, solver
   });
 
 function timed(label: string, run: () => Result): string {
-  const started = performance.now(), cpu0 = process.cpuUsage();
+  const started = performance.now(),
+    cpu0 = process.cpuUsage();
   const r = run();
   const s = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const m = r.meta;
-  const detail = m.method === 'two-layer' ? `${m.particles} particles, ${(m.grid as { evaluations: number }).evaluations} evaluations` : `${(m.grid as { points: number }).points} grid times, ${m.iterations} iterations`;
+  const detail =
+    m.method === 'two-layer'
+      ? `${m.particles} particles, ${(m.grid as { evaluations: number }).evaluations} evaluations`
+      : `${(m.grid as { points: number }).points} grid times, ${m.iterations} iterations`;
   return `| ${label} | ${s.toFixed(2)} | ${((cpu.user + cpu.system) / 1e6).toFixed(2)} | ${detail} | ${((m.errorEstimate as number) * 100).toFixed(2)}% |`;
 }
 

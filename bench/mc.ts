@@ -24,7 +24,9 @@ function run(P: number, o: McSolverOptions, method: 'monte-carlo' | 'gradient-in
 
 const fmt = (r: Result) => {
   const t = r.meta.timing as Record<string, number>;
-  return `${r.meta.seconds.toFixed(1)} s (${Object.entries(t).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')})`;
+  return `${r.meta.seconds.toFixed(1)} s (${Object.entries(t)
+    .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+    .join(', ')})`;
 };
 
 export async function benchMc(): Promise<string> {
@@ -34,11 +36,20 @@ export async function benchMc(): Promise<string> {
     `- defaults (samples ${MC_DEFAULTS.samples}, replicas ${MC_DEFAULTS.replicas}, responseSamples ${MC_DEFAULTS.responseSamples}/replica, ${MC_DEFAULTS.steps} steps), P = 10, T = 20: ${fmt(main)}; est. rel. sampling error ${(100 * (main.meta.errorEstimate as number)).toFixed(1)}%`,
   );
   lines.push('', 'Scaling (T = 10, 11 recorded times, K = 21 grid points unless stated):', '');
-  const short = (P: number, o: McSolverOptions, method?: 'monte-carlo' | 'gradient-independent') => run(P, { dt: 0.5, ...o }, method, 10, 11);
-  for (const samples of [256, 512, 1024]) lines.push(`- gradient-independent, S = ${samples}: ${fmt(short(10, { samples, replicas: 4 }, 'gradient-independent'))}`);
-  for (const responseSamples of [4, 8, 16]) lines.push(`- monte-carlo, S = 512, Sr = ${responseSamples}/replica: ${fmt(short(10, { samples: 512, replicas: 4, responseSamples }))}`);
-  for (const dt of [1, 0.5, 0.25]) lines.push(`- monte-carlo, S = 512, Sr = 8/replica, K = ${10 / dt + 1}: ${fmt(short(10, { samples: 512, replicas: 4, responseSamples: 8, dt }))}`);
-  for (const P of [5, 10, 20]) lines.push(`- monte-carlo, S = 512, Sr = 8/replica, P = ${P}: ${fmt(short(P, { samples: 512, replicas: 4, responseSamples: 8 }))}`);
+  const short = (P: number, o: McSolverOptions, method?: 'monte-carlo' | 'gradient-independent') =>
+    run(P, { dt: 0.5, ...o }, method, 10, 11);
+  for (const samples of [256, 512, 1024])
+    lines.push(`- gradient-independent, S = ${samples}: ${fmt(short(10, { samples, replicas: 4 }, 'gradient-independent'))}`);
+  for (const responseSamples of [4, 8, 16])
+    lines.push(
+      `- monte-carlo, S = 512, Sr = ${responseSamples}/replica: ${fmt(short(10, { samples: 512, replicas: 4, responseSamples }))}`,
+    );
+  for (const dt of [1, 0.5, 0.25])
+    lines.push(
+      `- monte-carlo, S = 512, Sr = 8/replica, K = ${10 / dt + 1}: ${fmt(short(10, { samples: 512, replicas: 4, responseSamples: 8, dt }))}`,
+    );
+  for (const P of [5, 10, 20])
+    lines.push(`- monte-carlo, S = 512, Sr = 8/replica, P = ${P}: ${fmt(short(P, { samples: 512, replicas: 4, responseSamples: 8 }))}`);
   return lines.join('\n');
 }
 

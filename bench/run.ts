@@ -9,10 +9,11 @@ import { benchWorkers } from './workers.js';
 
 const benches: Record<string, () => Promise<string>> = { sim: benchSim, dmft: benchDmft, mc: benchMc, workers: benchWorkers };
 const names = process.argv.slice(2);
-for (const name of names) if (!(name in benches)) {
-  console.error(`bench: unknown benchmark ${JSON.stringify(name)} (known: ${Object.keys(benches).join(', ')})`);
-  process.exit(2);
-}
+for (const name of names)
+  if (!(name in benches)) {
+    console.error(`bench: unknown benchmark ${JSON.stringify(name)} (known: ${Object.keys(benches).join(', ')})`);
+    process.exit(2);
+  }
 for (const name of names.length ? names : Object.keys(benches)) {
   console.log(`\n## ${name}\n`);
   console.log(await benches[name]());

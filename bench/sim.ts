@@ -16,7 +16,12 @@ import { kernelPath, type KernelPath } from '../src/sim/wasm/arena.js';
  * Then the case of issue 29, `dmft simulate CONFIG --width 4000 --seeds 8` of an L = 1 network at T = 20
  * with each activation's default integrator (relu: fixed-step RK4, src/sim/train.ts defaultIntegrator).
  */
-const N = 1000, P = 10, PTEST = 20, D = 8, DT = 0.05, STEPS = 100;
+const N = 1000,
+  P = 10,
+  PTEST = 20,
+  D = 8,
+  DT = 0.05,
+  STEPS = 100;
 const data = { synthetic: { kind: 'single-index', P, Ptest: PTEST, D, seed: 0 } };
 
 export const benchConfig = {
@@ -28,7 +33,11 @@ const withActivation = (activation: string) => ({ ...benchConfig, model: { ...be
 
 /** Issue 29: two-layer (L = 1) network, gamma0 = 1.5, T = 20 with 41 records, width 4000, 8 seeds. */
 const ISSUE = { width: 4000, seeds: 8, T: 20, record: 41, gamma0: 1.5 };
-export const issueConfig = (activation: string) => ({ data, model: { depth: 1, activation, gamma0: ISSUE.gamma0 }, train: { T: ISSUE.T, record: ISSUE.record } });
+export const issueConfig = (activation: string) => ({
+  data,
+  model: { depth: 1, activation, gamma0: ISSUE.gamma0 },
+  train: { T: ISSUE.T, record: ISSUE.record },
+});
 
 const GFLOP = (24 * N * N * P * STEPS) / 1e9;
 
@@ -40,7 +49,9 @@ const scratch = () => mkdtempSync(join(tmpdir(), 'dmft-bench-'));
  */
 function numpyReference(raw: object, run: Record<string, number | string>, repeat: number, threads?: number): number | string {
   // next to this file in the source tree, or two levels up from the compiled dist/bench/sim.js
-  const script = [new URL('./sim_numpy.py', import.meta.url), new URL('../../bench/sim_numpy.py', import.meta.url)].map((u) => fileURLToPath(u)).find(existsSync);
+  const script = [new URL('./sim_numpy.py', import.meta.url), new URL('../../bench/sim_numpy.py', import.meta.url)]
+    .map((u) => fileURLToPath(u))
+    .find(existsSync);
   if (!script) return 'skipped (bench/sim_numpy.py not found)';
   const cfgFile = join(scratch(), 'config.json');
   const cfg = parseConfig(raw);
@@ -49,7 +60,8 @@ function numpyReference(raw: object, run: Record<string, number | string>, repea
   let best = Infinity;
   for (let k = 0; k < repeat; k++) {
     const r = spawnSync('python3', [script, cfgFile], { encoding: 'utf8', env });
-    if (r.error || r.status !== 0) return `skipped (python3 with numpy not available: ${(r.error?.message ?? r.stderr).trim().split('\n').pop()})`;
+    if (r.error || r.status !== 0)
+      return `skipped (python3 with numpy not available: ${(r.error?.message ?? r.stderr).trim().split('\n').pop()})`;
     best = Math.min(best, (JSON.parse(r.stdout) as { seconds: number }).seconds);
   }
   return best;
@@ -78,10 +90,16 @@ function timeRun(cfg: Config, kernels: KernelPath): number {
 /** Wall-clock seconds and meta of the compiled `dmft simulate CONFIG --width 4000 --seeds 8` (default workers). */
 function timeCli(raw: object): { seconds: number; meta: Record<string, unknown> } {
   const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
-  const dir = scratch(), cfgFile = join(dir, 'config.json'), out = join(dir, 'result.json');
+  const dir = scratch(),
+    cfgFile = join(dir, 'config.json'),
+    out = join(dir, 'result.json');
   writeFileSync(cfgFile, JSON.stringify(raw));
   const started = performance.now();
-  const r = spawnSync(process.execPath, [cli, 'simulate', cfgFile, '--width', String(ISSUE.width), '--seeds', String(ISSUE.seeds), '--out', out], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [cli, 'simulate', cfgFile, '--width', String(ISSUE.width), '--seeds', String(ISSUE.seeds), '--out', out],
+    { encoding: 'utf8' },
+  );
   const seconds = (performance.now() - started) / 1000;
   if (r.error || r.status !== 0) throw new Error(`dmft simulate failed: ${(r.error?.message ?? r.stderr).trim()}`);
   return { seconds, meta: (JSON.parse(readFileSync(out, 'utf8')) as { meta: Record<string, unknown> }).meta };
@@ -95,22 +113,31 @@ export async function benchSim(): Promise<string> {
   for (const activation of ['tanh', 'relu']) {
     const raw = withActivation(activation);
     const seconds = timeRun(parseConfig(raw), path);
-    lines.push(`simulate: L=2 ${activation} N=${N} P=${P}+${PTEST} RK4 dt=${DT} x ${STEPS} steps (${GFLOP.toFixed(1)} GFLOP, incl. weight init), one thread, ${path} kernels: ${rate(seconds)}`);
+    lines.push(
+      `simulate: L=2 ${activation} N=${N} P=${P}+${PTEST} RK4 dt=${DT} x ${STEPS} steps (${GFLOP.toFixed(1)} GFLOP, incl. weight init), one thread, ${path} kernels: ${rate(seconds)}`,
+    );
     if (path === 'simd') {
       const scalar = timeRun(parseConfig(raw), 'scalar');
       lines.push(`  scalar kernels: ${rate(scalar)}; simd speedup ${(scalar / seconds).toFixed(2)}x`);
     }
-    for (const [label, threads] of [['default BLAS threads', undefined], ['1 BLAS thread', 1]] as const) {
+    for (const [label, threads] of [
+      ['default BLAS threads', undefined],
+      ['1 BLAS thread', 1],
+    ] as const) {
       const ref = numpyReference(raw, { N, dt: DT, steps: STEPS, activation }, 2, threads);
       if (typeof ref === 'string') {
         lines.push(`  numpy reference: ${ref}`);
         break;
       }
-      lines.push(`  numpy reference (bench/sim_numpy.py, ${label}): ${rate(ref)}; ours (${path}) / numpy time = ${(seconds / ref).toFixed(2)}`);
+      lines.push(
+        `  numpy reference (bench/sim_numpy.py, ${label}): ${rate(ref)}; ours (${path}) / numpy time = ${(seconds / ref).toFixed(2)}`,
+      );
     }
   }
   const { width, seeds, T } = ISSUE;
-  lines.push(`issue 29: dmft simulate CONFIG --width ${width} --seeds ${seeds}, L=1 gamma0=${ISSUE.gamma0} P=${P}+${PTEST} T=${T}, default integrator and workers:`);
+  lines.push(
+    `issue 29: dmft simulate CONFIG --width ${width} --seeds ${seeds}, L=1 gamma0=${ISSUE.gamma0} P=${P}+${PTEST} T=${T}, default integrator and workers:`,
+  );
   const cli: Record<string, number> = {};
   for (const activation of ['tanh', 'relu']) {
     const { seconds, meta } = timeCli(issueConfig(activation));
@@ -119,7 +146,19 @@ export async function benchSim(): Promise<string> {
     lines.push(`  ${activation}: ${seconds.toFixed(1)} s (${how}, ${meta.steps as number} steps per seed)`);
   }
   lines.push(`  relu / tanh time = ${(cli.relu / cli.tanh).toFixed(2)} (issue 29 asks <= 2)`);
-  const refs = ['tanh', 'relu'].map((activation) => [activation, numpyReference(issueConfig(activation), { N: width, dt: DT, steps: Math.round(T / DT), depth: 1, activation, gamma0: ISSUE.gamma0, seeds }, 1)] as const);
-  lines.push(`  numpy reference (bench/sim_numpy.py, RK4 dt=${DT}, ${seeds} seeds in turn, default BLAS threads): ${refs.map(([a, r]) => `${a} ${typeof r === 'string' ? r : `${r.toFixed(1)} s`}`).join(', ')}`);
+  const refs = ['tanh', 'relu'].map(
+    (activation) =>
+      [
+        activation,
+        numpyReference(
+          issueConfig(activation),
+          { N: width, dt: DT, steps: Math.round(T / DT), depth: 1, activation, gamma0: ISSUE.gamma0, seeds },
+          1,
+        ),
+      ] as const,
+  );
+  lines.push(
+    `  numpy reference (bench/sim_numpy.py, RK4 dt=${DT}, ${seeds} seeds in turn, default BLAS threads): ${refs.map(([a, r]) => `${a} ${typeof r === 'string' ? r : `${r.toFixed(1)} s`}`).join(', ')}`,
+  );
   return lines.join('\n');
 }

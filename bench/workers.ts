@@ -30,8 +30,14 @@ async function best(run: () => Promise<unknown>): Promise<number> {
 export async function benchWorkers(): Promise<string> {
   const rows = ['| task | W = 1 (s) | W = 2 (s) | speed-up |', '| --- | --- | --- | --- |'];
   const cases: [string, (W: number) => Promise<unknown>][] = [
-    ['Monte Carlo DMFT, L = 2 tanh, P = 10 + 20, T = 20, solver defaults (8 replicas x 1024 samples)', (W) => solveWorkers(mcConfig, {}, W)],
-    ['simulate, L = 2 tanh, N = 500, 8 seeds, RK4 dt = 0.05, T = 10', (W) => simulateWorkers(simConfig, { width: 500, seeds: 8, integrator: 'rk4', dt: 0.05 }, W)],
+    [
+      'Monte Carlo DMFT, L = 2 tanh, P = 10 + 20, T = 20, solver defaults (8 replicas x 1024 samples)',
+      (W) => solveWorkers(mcConfig, {}, W),
+    ],
+    [
+      'simulate, L = 2 tanh, N = 500, 8 seeds, RK4 dt = 0.05, T = 10',
+      (W) => simulateWorkers(simConfig, { width: 500, seeds: 8, integrator: 'rk4', dt: 0.05 }, W),
+    ],
   ];
   for (const [name, run] of cases) {
     const one = await best(() => run(1));

@@ -33,13 +33,22 @@ for (let k = 0; k < lazy.t.length; k += 5)
     `${lazy.t[k].toFixed(0).padStart(6)} | ${f(lazy.testLoss![k])} ${f(dmft.testLoss![k])} ${f(sim.testLoss![k])} +- ${sim.testLossSem![k].toFixed(4)} | ${f(dmft.trainLoss[k])} ${f(sim.trainLoss[k])}`,
   );
 console.log('\ntest loss against t:  L lazy   D DMFT   N networks (N = 1000)   * DMFT and networks on one cell');
-console.log(chart(lazy.t, [lazy.testLoss!, dmft.testLoss!, sim.testLoss!], ['L', 'D', 'N'], process.stdout.isTTY ? [34, 32, 31] : undefined));
+console.log(
+  chart(lazy.t, [lazy.testLoss!, dmft.testLoss!, sim.testLoss!], ['L', 'D', 'N'], process.stdout.isTTY ? [34, 32, 31] : undefined),
+);
 const gap = Math.max(...dmft.testLoss!.map((v, k) => Math.abs(v / sim.testLoss![k] - 1)));
-console.log(`\nlargest DMFT-vs-network test-loss gap: ${(100 * gap).toFixed(1)}% (DMFT estimated error ${(100 * (dmft.meta.errorEstimate as number)).toFixed(1)}%)`);
-console.log(`times: lazy ${lazy.meta.seconds.toFixed(2)} s, DMFT ${dmft.meta.seconds.toFixed(2)} s, networks ${sim.meta.seconds.toFixed(2)} s`);
+console.log(
+  `\nlargest DMFT-vs-network test-loss gap: ${(100 * gap).toFixed(1)}% (DMFT estimated error ${(100 * (dmft.meta.errorEstimate as number)).toFixed(1)}%)`,
+);
+console.log(
+  `times: lazy ${lazy.meta.seconds.toFixed(2)} s, DMFT ${dmft.meta.seconds.toFixed(2)} s, networks ${sim.meta.seconds.toFixed(2)} s`,
+);
 // the same figure as `dmft plot lazy.json dmft.json nets.json --out demo-loss.png`
 const figure = 'demo-loss.png';
-writeFileSync(figure, await renderPng(plotSpec([lazy, dmft, sim], 'loss', { title: 'Two-layer tanh, gamma0 = 1.5: lazy, DMFT and networks of width 1000' })));
+writeFileSync(
+  figure,
+  await renderPng(plotSpec([lazy, dmft, sim], 'loss', { title: 'Two-layer tanh, gamma0 = 1.5: lazy, DMFT and networks of width 1000' })),
+);
 console.log(`figure: ${figure} (train and test loss against t)`);
 
 /**
@@ -47,12 +56,15 @@ console.log(`figure: ${figure} (train and test loss against t)`);
  * ('*' where D and N share a cell); ANSI colours only when `colors` is given (stdout is a terminal).
  */
 function chart(t: number[], curves: number[][], marks: string[], colors?: number[], width = 64, height = 14): string {
-  const all = curves.flat(), lo = Math.min(...all), hi = Math.max(...all);
+  const all = curves.flat(),
+    lo = Math.min(...all),
+    hi = Math.max(...all);
   const grid = Array.from({ length: height }, () => new Array<string>(width).fill(' '));
   const tMax = t[t.length - 1];
   curves.forEach((c, i) =>
     c.forEach((v, k) => {
-      const col = Math.round((t[k] / tMax) * (width - 1)), row = Math.round(((hi - v) / (hi - lo || 1)) * (height - 1));
+      const col = Math.round((t[k] / tMax) * (width - 1)),
+        row = Math.round(((hi - v) / (hi - lo || 1)) * (height - 1));
       const here = grid[row][col];
       const mark = colors ? `\x1b[${colors[i]}m${marks[i]}\x1b[0m` : marks[i];
       grid[row][col] = here === ' ' || here.includes(marks[0]) ? mark : here.includes(marks[i]) ? here : '*';

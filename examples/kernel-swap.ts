@@ -34,9 +34,17 @@ export async function kernelSwap(cfg: Config, run: { width: number; seeds: numbe
  * The train-loss curves of kernelSwap from the two results (both with kernels at the same times): along the
  * simulations' NTKs, along the DMFT's, and along the simulations' with one kernel's change swapped (by name).
  */
-export function swapCurves(cfg: Config, sim: Result, theory: Result): { simPath: number[]; dmftPath: number[]; swapped: Record<string, number[]> } {
-  const L = cfg.model.depth, P = cfg.data.X.length, y = cfg.data.y, t = sim.t;
-  const S = sim.kernels as Kernels, D = theory.kernels as Kernels;
+export function swapCurves(
+  cfg: Config,
+  sim: Result,
+  theory: Result,
+): { simPath: number[]; dmftPath: number[]; swapped: Record<string, number[]> } {
+  const L = cfg.model.depth,
+    P = cfg.data.X.length,
+    y = cfg.data.y,
+    t = sim.t;
+  const S = sim.kernels as Kernels,
+    D = theory.kernels as Kernels;
   const trainRows = (rows: number[][]) => rows.slice(0, P).map((r) => r.slice(0, P));
   const train = (rows: number[][]): Dense => fromRows(trainRows(rows));
   const Kx = block(initialKernels(allInputs(cfg), L, cfg.model.activation).Phi[0], 0, P, 0, P);
@@ -45,8 +53,14 @@ export function swapCurves(cfg: Config, sim: Result, theory: Result): { simPath:
   const kernel = (which: 'Phi' | 'G', l: number, k: number, swap: string): Dense => {
     const s = train(S[which][l - 1][k]);
     if (swap !== `${which}^${l}`) return s;
-    const s0 = train(S[which][l - 1][0]), d = train(D[which][l - 1][k]), d0 = train(D[which][l - 1][0]);
-    return dense(P, P, s0.data.map((v, i) => v + d.data[i] - d0.data[i]));
+    const s0 = train(S[which][l - 1][0]),
+      d = train(D[which][l - 1][k]),
+      d0 = train(D[which][l - 1][0]);
+    return dense(
+      P,
+      P,
+      s0.data.map((v, i) => v + d.data[i] - d0.data[i]),
+    );
   };
   const path = (swap: string) =>
     t.map((_, k) => {
@@ -65,10 +79,12 @@ export function swapCurves(cfg: Config, sim: Result, theory: Result): { simPath:
 /** kernelSwap's table: losses at mid and final time, deviations relative to max(loss, 1% of its start). */
 export function swapTable(cfg: Config, sim: Result, theory: Result): string {
   const { simPath, dmftPath, swapped } = swapCurves(cfg, sim, theory);
-  const t = sim.t, floor = LOSS_FLOOR * sim.trainLoss[0];
+  const t = sim.t,
+    floor = LOSS_FLOOR * sim.trainLoss[0];
   const columns = [Math.round((t.length - 1) / 2), t.length - 1];
   const losses = (c: number[]) => columns.map((k) => c[k].toPrecision(4)).join(' | ');
-  const dev = (a: number[], b: number[]) => columns.map((k) => `${((100 * (a[k] - b[k])) / Math.max(b[k], floor)).toFixed(1)}%`).join(' | ');
+  const dev = (a: number[], b: number[]) =>
+    columns.map((k) => `${((100 * (a[k] - b[k])) / Math.max(b[k], floor)).toFixed(1)}%`).join(' | ');
   const head = columns.map((k) => `t = ${t[k]}`);
   const rows = [
     `| train loss | ${head.join(' | ')} | deviation at ${head.join(' | at ')} |`,
@@ -77,10 +93,16 @@ export function swapTable(cfg: Config, sim: Result, theory: Result): string {
     `| DMFT | ${losses(theory.trainLoss)} | ${dev(theory.trainLoss, sim.trainLoss)} |`,
     `| flow along the simulations' NTKs | ${losses(simPath)} | reference | reference |`,
     `| flow along the DMFT's NTKs | ${losses(dmftPath)} | ${dev(dmftPath, simPath)} |`,
-    ...Object.entries(swapped).map(([name, c]) => `| simulations' NTKs with the DMFT's change of ${name} | ${losses(c)} | ${dev(c, simPath)} |`),
+    ...Object.entries(swapped).map(
+      ([name, c]) => `| simulations' NTKs with the DMFT's change of ${name} | ${losses(c)} | ${dev(c, simPath)} |`,
+    ),
   ];
   const name = `L = ${cfg.model.depth} ${cfg.model.activation}, gamma0 = ${cfg.model.gamma0}`;
-  return [`Kernel swap, ${name}: DMFT vs width ${sim.width} (${sim.seeds} seeds); deviations relative to max(loss, 1% of its start):`, '', ...rows].join('\n');
+  return [
+    `Kernel swap, ${name}: DMFT vs width ${sim.width} (${sim.seeds} seeds); deviations relative to max(loss, 1% of its start):`,
+    '',
+    ...rows,
+  ].join('\n');
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

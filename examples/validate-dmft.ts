@@ -11,7 +11,9 @@ import { simulate } from '../src/sim/ensemble.js';
  * largest relative deviations, the simulator's largest relative standard error and the DMFT's estimated
  * error (sampling or discretization), and the verdict.
  */
-const WIDTH = 2000, SEEDS = 8, TOLERANCE = 0.03;
+const WIDTH = 2000,
+  SEEDS = 8,
+  TOLERANCE = 0.03;
 
 const cases = [0.5, 1, 2].flatMap((gamma0) => [
   { name: `two-layer tanh, gamma0 = ${gamma0}`, model: { depth: 1, activation: 'tanh', gamma0 } },
@@ -36,14 +38,19 @@ export function simulatedAndSolved(model: { depth: number; activation: string; g
 
 /** `onRow` sees each table row as soon as its case is done (the full matrix takes tens of minutes). */
 export async function validateDmft(onRow?: (row: string) => void): Promise<string> {
-  const rows = ['| case | max rel. dev. train | max rel. dev. test | sim. rel. SEM (max) | DMFT est. error | within 3% |', '| --- | --- | --- | --- | --- | --- |'];
+  const rows = [
+    '| case | max rel. dev. train | max rel. dev. test | sim. rel. SEM (max) | DMFT est. error | within 3% |',
+    '| --- | --- | --- | --- | --- | --- |',
+  ];
   for (const c of cases) {
     const { sim, theory } = simulatedAndSolved(c.model, WIDTH, SEEDS);
     const train = maxRelativeDifference(theory.trainLoss, sim.trainLoss);
     const test = maxRelativeDifference(theory.testLoss!, sim.testLoss!);
     const sem = Math.max(...sim.trainLossSem!.map((s, i) => s / sim.trainLoss[i]), ...sim.testLossSem!.map((s, i) => s / sim.testLoss![i]));
     const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
-    rows.push(`| ${c.name} | ${pct(train)} | ${pct(test)} | ${pct(sem)} | ${pct(theory.meta.errorEstimate as number)} | ${Math.max(train, test) < TOLERANCE ? 'yes' : 'NO'} |`);
+    rows.push(
+      `| ${c.name} | ${pct(train)} | ${pct(test)} | ${pct(sem)} | ${pct(theory.meta.errorEstimate as number)} | ${Math.max(train, test) < TOLERANCE ? 'yes' : 'NO'} |`,
+    );
     onRow?.(rows[rows.length - 1]);
   }
   return [`DMFT vs simulated networks (width ${WIDTH}, ${SEEDS} seeds), max over recorded times:`, '', ...rows].join('\n');

@@ -17,13 +17,21 @@ import { solveWorkers } from '../workers/solve.js';
  */
 // 30 seeds: the simulations' relative SEM is then of the order of the DMFT's accuracy target (2.5%), small enough
 // to test the 5% standard (measured SEMs: docs/VALIDATION.md, "Moved from code comments").
-const WIDTH = 1500, SEEDS = 30, TOLERANCE = 0.05;
+const WIDTH = 1500,
+  SEEDS = 30,
+  TOLERANCE = 0.05;
 
 /** max over times of |a - b| / max(b, 1% of b(0)) */
-const deviation = (a: readonly number[], b: readonly number[]) => relativeLossError(a.map((v, i) => v - b[i]), b);
+const deviation = (a: readonly number[], b: readonly number[]) =>
+  relativeLossError(
+    a.map((v, i) => v - b[i]),
+    b,
+  );
 
 const cases = [1, 0.5, 1.5].flatMap((gamma0) =>
-  [2, 3].flatMap((depth) => ['tanh', 'relu'].map((activation) => ({ name: `L = ${depth} ${activation}, gamma0 = ${gamma0}`, depth, activation, gamma0 }))),
+  [2, 3].flatMap((depth) =>
+    ['tanh', 'relu'].map((activation) => ({ name: `L = ${depth} ${activation}, gamma0 = ${gamma0}`, depth, activation, gamma0 })),
+  ),
 );
 
 /**
@@ -60,7 +68,8 @@ export function validationConfig(depth: number, activation: string, gamma0: numb
 }
 
 /** The relu rows of the matrix alone (`npm run validate -- mc-relu`; timings: docs/PERFORMANCE.md, "Moved from code comments"). */
-export const validateMcRelu = (onRow?: (row: string) => void) => validateMc(onRow, undefined, { cases: cases.filter((c) => c.activation === 'relu'), seeds: SEEDS });
+export const validateMcRelu = (onRow?: (row: string) => void) =>
+  validateMc(onRow, undefined, { cases: cases.filter((c) => c.activation === 'relu'), seeds: SEEDS });
 
 /**
  * The case whose late-time gap against width 1500 is the networks' O(1/N) bias (`npm run validate -- mc-wide`):
@@ -68,7 +77,11 @@ export const validateMcRelu = (onRow?: (row: string) => void) => validateMc(onRo
  * 3000 (timings: docs/PERFORMANCE.md, "Moved from code comments").
  */
 export const validateMcWide = (onRow?: (row: string) => void) =>
-  validateMc(onRow, undefined, { cases: cases.filter((c) => c.depth === 3 && c.activation === 'relu' && c.gamma0 === 1.5), seeds: 30, width: 3000 });
+  validateMc(onRow, undefined, {
+    cases: cases.filter((c) => c.depth === 3 && c.activation === 'relu' && c.gamma0 === 1.5),
+    seeds: 30,
+    width: 3000,
+  });
 
 /**
  * The matrix's one miss at four times the target's largest solve (`npm run validate -- mc-131072`; timing:
@@ -83,11 +96,19 @@ export async function validateMc131072(onRow?: (row: string) => void): Promise<s
   const [n, n2] = [await sim(WIDTH), await sim(2 * WIDTH)];
   const theory = await solveWorkers(cfg, { times: n.t });
   const rows = [...HEADER];
-  for (const [name, ref] of [[`width ${WIDTH}`, n], [`width ${2 * WIDTH}`, n2], ['1/N extrapolation of both', extrapolated(n, n2)]] as const) {
+  for (const [name, ref] of [
+    [`width ${WIDTH}`, n],
+    [`width ${2 * WIDTH}`, n2],
+    ['1/N extrapolation of both', extrapolated(n, n2)],
+  ] as const) {
     rows.push(tableRow(`L = 3 relu, gamma0 = 1.5, vs ${name}`, ref, theory));
     onRow?.(rows[rows.length - 1]);
   }
-  return [`Monte Carlo DMFT (131072 samples in 16 replicas) vs simulated networks (${SEEDS} seeds each), max over recorded times:`, '', ...rows].join('\n');
+  return [
+    `Monte Carlo DMFT (131072 samples in 16 replicas) vs simulated networks (${SEEDS} seeds each), max over recorded times:`,
+    '',
+    ...rows,
+  ].join('\n');
 }
 
 export const validateMcPrecise = (onRow?: (row: string) => void, onCase?: (name: string, sim: Result, theory: Result) => void) =>
@@ -121,7 +142,11 @@ export async function validateMc(
     onRow?.(rows[rows.length - 1]);
   }
   const samples = run.samples ? `${run.samples} samples` : 'default samples';
-  return [`Monte Carlo DMFT (${samples}) vs simulated networks (width ${width}, ${run.seeds} seeds), max over recorded times:`, '', ...rows].join('\n');
+  return [
+    `Monte Carlo DMFT (${samples}) vs simulated networks (width ${width}, ${run.seeds} seeds), max over recorded times:`,
+    '',
+    ...rows,
+  ].join('\n');
 }
 
 const HEADER = [
@@ -131,12 +156,15 @@ const HEADER = [
 
 /** One row of the table: the DMFT against the simulations' mean, at the simulations' times. */
 function tableRow(name: string, sim: Result, theory: Result): string {
-  const train = deviation(theory.trainLoss, sim.trainLoss), test = deviation(theory.testLoss!, sim.testLoss!);
+  const train = deviation(theory.trainLoss, sim.trainLoss),
+    test = deviation(theory.testLoss!, sim.testLoss!);
   const se = { trainLossSem: theory.trainLossSem!, testLossSem: theory.testLossSem! };
   // |DMFT - sim| in standard errors of the difference (seeds' scatter and replicas' scatter), t > 0
   const z = (['trainLoss', 'testLoss'] as const).map((curve) => {
     const sem = curve === 'trainLoss' ? [sim.trainLossSem!, se.trainLossSem] : [sim.testLossSem!, se.testLossSem];
-    return Math.max(...sim.t.slice(1).map((_, j) => Math.abs(theory[curve]![j + 1] - sim[curve]![j + 1]) / Math.hypot(sem[0][j + 1], sem[1][j + 1])));
+    return Math.max(
+      ...sim.t.slice(1).map((_, j) => Math.abs(theory[curve]![j + 1] - sim[curve]![j + 1]) / Math.hypot(sem[0][j + 1], sem[1][j + 1])),
+    );
   });
   const simSem = Math.max(relativeLossError(sim.trainLossSem!, sim.trainLoss), relativeLossError(sim.testLossSem!, sim.testLoss!));
   const pct = (v: number) => `${(100 * v).toFixed(2)}%`;

@@ -53,7 +53,10 @@ export interface Deviation {
 }
 
 /** Simulate the fixture's ensemble on `times` (default: all of the reference's) and compare. */
-export function compareWithFixture(fx: Fixture, opts: { seeds?: number; upTo?: number } = {}): { deviations: Deviation[]; seconds: number } {
+export function compareWithFixture(
+  fx: Fixture,
+  opts: { seeds?: number; upTo?: number } = {},
+): { deviations: Deviation[]; seconds: number } {
   const ref = fx.reference;
   const n = opts.upTo ?? ref.t.length;
   const started = performance.now();
@@ -61,7 +64,9 @@ export function compareWithFixture(fx: Fixture, opts: { seeds?: number; upTo?: n
   const res = simulate(parseConfig(fx.config), { width: ref.width, seeds, integrator: 'rk4', dt: ref.dt, times: ref.t.slice(0, n) });
   const deviations = (['trainLoss', 'testLoss'] as const).map((curve) => {
     const ours = res[curve]!;
-    let relative = 0, sigmas = 0, worstT = 0;
+    let relative = 0,
+      sigmas = 0,
+      worstT = 0;
     for (let k = 0; k < n; k++) {
       const d = Math.abs(ours[k] - ref[curve][k]);
       relative = Math.max(relative, d / ref[curve][k]);
@@ -76,12 +81,17 @@ export function compareWithFixture(fx: Fixture, opts: { seeds?: number; upTo?: n
 
 /** `npm run validate`: both fixtures at full width, seeds and time range; a markdown table. */
 export async function validateSim(): Promise<string> {
-  const rows = ['| fixture | width | seeds | curve | max rel. deviation | max deviation / sigma of the difference (at t) | seconds |', '| --- | --- | --- | --- | --- | --- | --- |'];
+  const rows = [
+    '| fixture | width | seeds | curve | max rel. deviation | max deviation / sigma of the difference (at t) | seconds |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ];
   for (const name of ['two_layer_tanh_g1.5', 'deep_tanh_L2_g0.5']) {
     const fx = readFixture(name);
     const { deviations, seconds } = compareWithFixture(fx);
     for (const d of deviations)
-      rows.push(`| ${name} | ${fx.reference.width} | ${fx.reference.seeds} | ${d.curve} | ${(100 * d.relative).toFixed(2)}% | ${d.sigmas.toFixed(2)} (t = ${+d.worstT.toFixed(6)}) | ${seconds.toFixed(1)} |`);
+      rows.push(
+        `| ${name} | ${fx.reference.width} | ${fx.reference.seeds} | ${d.curve} | ${(100 * d.relative).toFixed(2)}% | ${d.sigmas.toFixed(2)} (t = ${+d.worstT.toFixed(6)}) | ${seconds.toFixed(1)} |`,
+      );
   }
   return rows.join('\n');
 }

@@ -22,11 +22,14 @@ const validations: Record<string, () => Promise<string>> = {
   'mc-kernel-swap': () => kernelSwap(validationConfig(2, 'relu', 1.5), { width: 1500, seeds: 10 }),
 };
 const names = process.argv.slice(2);
-for (const name of names) if (!(name in validations)) {
-  console.error(`validate: unknown validation ${JSON.stringify(name)} (known: ${Object.keys(validations).join(', ')})`);
-  process.exit(2);
-}
-for (const name of names.length ? names : Object.keys(validations).filter((n) => !['mc-relu', 'mc-wide', 'mc-131072', 'mc-kernel-swap'].includes(n))) {
+for (const name of names)
+  if (!(name in validations)) {
+    console.error(`validate: unknown validation ${JSON.stringify(name)} (known: ${Object.keys(validations).join(', ')})`);
+    process.exit(2);
+  }
+for (const name of names.length
+  ? names
+  : Object.keys(validations).filter((n) => !['mc-relu', 'mc-wide', 'mc-131072', 'mc-kernel-swap'].includes(n))) {
   console.log(`\n## ${name}\n`);
   console.log(await validations[name]());
 }

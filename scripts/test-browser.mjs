@@ -47,7 +47,15 @@ const url = `http://127.0.0.1:${server.address().port}/index.html`;
 
 const browser = await chromium.launch({
   executablePath,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
 });
 let failed = false;
 try {
@@ -62,12 +70,17 @@ try {
   // about its per-step tolerance (solver.tol = 1e-6), because a step's fixed point may stop one sweep
   // earlier or later.
   const [{ browserConfig, browserEnsemble }, { simulate }, { solve }, { maxRelativeDifference: rel }] = await Promise.all(
-    ['dist/examples/browser/config.js', 'dist/src/sim/ensemble.js', 'dist/src/dmft/solve.js', 'dist/src/dmft/observables.js'].map((f) => import(join(root, f))),
+    ['dist/examples/browser/config.js', 'dist/src/sim/ensemble.js', 'dist/src/dmft/solve.js', 'dist/src/dmft/observables.js'].map(
+      (f) => import(join(root, f)),
+    ),
   );
-  const sim = simulate(browserConfig(), browserEnsemble), mc = solve(browserConfig());
+  const sim = simulate(browserConfig(), browserEnsemble),
+    mc = solve(browserConfig());
   const simRel = Math.max(rel(result.sim.trainLoss, sim.trainLoss), rel(result.sim.testLoss, sim.testLoss));
   const mcRel = Math.max(rel(result.mc.trainLoss, mc.trainLoss), rel(result.mc.testLoss, mc.testLoss));
-  console.log(`browser vs Node: simulation ${simRel.toExponential(1)} (<= 1e-12), Monte Carlo ${mcRel.toExponential(1)} (<= 1e-4) relative`);
+  console.log(
+    `browser vs Node: simulation ${simRel.toExponential(1)} (<= 1e-12), Monte Carlo ${mcRel.toExponential(1)} (<= 1e-4) relative`,
+  );
   const node = simRel <= 1e-12 && mcRel <= 1e-4;
   failed = Boolean(result.error) || !result.simIdentical || !result.mcIdentical || !node || result.sim.trainLoss.length !== 5;
 } finally {

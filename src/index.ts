@@ -5,7 +5,22 @@
  */
 
 // configs, data and errors
-export { parseConfig, parseConfigText, recordTimes, ACTIVATIONS, METHODS, type Config, type ConfigOptions, type Data, type Model, type Train, type Solver, type Output, type ActivationName, type Method } from './core/config.js';
+export {
+  parseConfig,
+  parseConfigText,
+  recordTimes,
+  ACTIVATIONS,
+  METHODS,
+  type Config,
+  type ConfigOptions,
+  type Data,
+  type Model,
+  type Train,
+  type Solver,
+  type Output,
+  type ActivationName,
+  type Method,
+} from './core/config.js';
 export { InputError, ConvergenceError, DivergenceError } from './core/errors.js';
 export { synthesize, SYNTHETIC_KINDS } from './core/synthetic.js';
 export { configRecord, dataHash } from './core/provenance.js';
@@ -30,4 +45,13 @@ export { simulateNetwork, type NetworkOptions, type NetworkRun, type Integrator 
 export { simulateWorkers } from '../workers/ensemble.js';
 
 // figures (Vega-Lite specs: render them with vega-embed in a browser, or `dmft plot`)
-export { plotSpec, sweepSpec, timeIndex, PLOT_KINDS, type PlotKind, type PlotOptions, type SweepRecord, type SweepPlotOptions } from './plot/spec.js';
+export {
+  plotSpec,
+  sweepSpec,
+  timeIndex,
+  PLOT_KINDS,
+  type PlotKind,
+  type PlotOptions,
+  type SweepRecord,
+  type SweepPlotOptions,
+} from './plot/spec.js';

@@ -57,7 +57,9 @@ describe('no silent wrong answer', () => {
   it('lazy gradient descent above the stability edge exits 3 with the exact (diverging) curves', () => {
     const r = dmft(['lazy', file('lazy-gd.json', { ...twoLayer, train: { steps: 10, lr: 100, record: 11 } })]);
     expect(r.code).toBe(3);
-    expect(r.err).toMatch(/lambda_max \/ P = [\d.]+ > 2: gradient descent diverges in the lazy limit \(lower train\.lr below 2 P \/ lambda_max = [\d.]+\)/);
+    expect(r.err).toMatch(
+      /lambda_max \/ P = [\d.]+ > 2: gradient descent diverges in the lazy limit \(lower train\.lr below 2 P \/ lambda_max = [\d.]+\)/,
+    );
     const result = JSON.parse(r.out);
     expect(result.t).toHaveLength(11);
     expect(result.meta.lrStability).toBeGreaterThan(2);
@@ -66,11 +68,18 @@ describe('no silent wrong answer', () => {
   });
 
   it('a sweep records a diverged point as failed, not as a success', () => {
-    const sweep = file('sweep-div.json', { base: { ...twoLayer, train: { steps: 40, lr: 0.1, record: 5 } }, run: { kind: 'solve' }, grid: { 'train.lr': [0.1, 1000] } });
+    const sweep = file('sweep-div.json', {
+      base: { ...twoLayer, train: { steps: 40, lr: 0.1, record: 5 } },
+      run: { kind: 'solve' },
+      grid: { 'train.lr': [0.1, 1000] },
+    });
     const out = join(dir, 'div-out');
     const r = dmft(['sweep', sweep, '--out', out, '--workers', '1', '--quiet']);
     expect(r.code).toBe(1);
-    const records = readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const records = readFileSync(join(out, 'results.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(records.find((x) => x.params['train.lr'] === 0.1).error).toBeUndefined();
     expect(records.find((x) => x.params['train.lr'] === 1000).error).toMatch(/diverged/);
   });
@@ -80,7 +89,9 @@ describe('pipes', () => {
   it('a reader that stops early ends the command quietly: no stack trace, exit 0', () => {
     // over a megabyte of JSON: more than a pipe holds, so the write meets the closed pipe
     const cfg = file('big-out.json', { ...twoLayer, train: { T: 4, record: 4000 }, output: { predictions: true } });
-    const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${CLI}" lazy "${cfg}" | head -c 10 > /dev/null`], { encoding: 'utf8' });
+    const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${CLI}" lazy "${cfg}" | head -c 10 > /dev/null`], {
+      encoding: 'utf8',
+    });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
   });
@@ -88,12 +99,33 @@ describe('pipes', () => {
 
 describe('outputs are produced or refused, never dropped', () => {
   it('simulate refuses output.histograms and produces output.alignment', () => {
-    expectRefused(dmft(['simulate', file('hist.json', { ...twoLayer, output: { histograms: true } }), '--width', '64', '--seeds', '2', '--workers', '1']), 'output.histograms');
-    const r = dmft(['simulate', file('align.json', { ...twoLayer, output: { alignment: true } }), '--width', '64', '--seeds', '2', '--workers', '1']);
+    expectRefused(
+      dmft([
+        'simulate',
+        file('hist.json', { ...twoLayer, output: { histograms: true } }),
+        '--width',
+        '64',
+        '--seeds',
+        '2',
+        '--workers',
+        '1',
+      ]),
+      'output.histograms',
+    );
+    const r = dmft([
+      'simulate',
+      file('align.json', { ...twoLayer, output: { alignment: true } }),
+      '--width',
+      '64',
+      '--seeds',
+      '2',
+      '--workers',
+      '1',
+    ]);
     expect(r.code).toBe(0);
     const res = JSON.parse(r.out);
     expect(res.alignment).toHaveLength(5);
-    for (const a of res.alignment) expect(a).toBeGreaterThan(0), expect(a).toBeLessThanOrEqual(1);
+    for (const a of res.alignment) (expect(a).toBeGreaterThan(0), expect(a).toBeLessThanOrEqual(1));
     expect(res.kernels).toBeUndefined();
   });
 
@@ -132,7 +164,11 @@ describe('large problems are refused at once, with the memory they need', () => 
   });
 
   it('simulations of width 1e9, and width 30000 at depth 2', () => {
-    quick(dmft(['simulate', file('w.json', twoLayer), '--width', '1000000000', '--seeds', '2']), '--width', /needs [\d.]+ GB .*the largest width that fits is \d+/);
+    quick(
+      dmft(['simulate', file('w.json', twoLayer), '--width', '1000000000', '--seeds', '2']),
+      '--width',
+      /needs [\d.]+ GB .*the largest width that fits is \d+/,
+    );
     const deep = file('w2.json', { ...twoLayer, model: { ...twoLayer.model, depth: 2 } });
     quick(dmft(['simulate', deep, '--width', '30000', '--seeds', '2']), '--width', /a depth-2 network of width 30000 needs [\d.]+ GB/);
   });
@@ -174,14 +210,23 @@ describe('progress off a terminal, and interrupts', () => {
   }
 
   it('SIGINT during a Monte Carlo solve in workers says how far it got and exits 130', async () => {
-    const cfg = file('mc-int.json', { data: data(6), model: { depth: 2, activation: 'tanh', gamma0: 1 }, train: { T: 10 }, solver: { samples: 4096 } });
+    const cfg = file('mc-int.json', {
+      data: data(6),
+      model: { depth: 2, activation: 'tanh', gamma0: 1 },
+      train: { T: 10 },
+      solver: { samples: 4096 },
+    });
     const { code, err } = await interrupt(cfg, 'SIGINT', ['--workers', '2']);
     expect(code).toBe(130);
     expect(err).toMatch(/dmft: solve interrupted by SIGINT after [\d.]+ s: \d+\/\d+ steps finished; nothing written/);
   });
 
   it('SIGTERM during a deep-linear solve (one worker) does too, exit 143', async () => {
-    const cfg = file('dl-int.json', { data: data(10, 8, 0), model: { depth: 3, activation: 'linear', gamma0: 1 }, train: { T: 20, record: 41 } });
+    const cfg = file('dl-int.json', {
+      data: data(10, 8, 0),
+      model: { depth: 3, activation: 'linear', gamma0: 1 },
+      train: { T: 20, record: 41 },
+    });
     const { code, err } = await interrupt(cfg, 'SIGTERM');
     expect(code).toBe(143);
     expect(err).toMatch(/dmft: solve interrupted by SIGTERM after [\d.]+ s: \d+\/41 steps finished; nothing written/);

@@ -49,15 +49,46 @@ describe('self-describing results', () => {
   });
 
   it('inline arrays are kept when small and replaced by their sizes and hash when large', () => {
-    const small = parseConfig({ ...config, data: { X: [[1, 0], [0, 1]], y: [1, -1] } });
-    expect(configRecord({ data: { X: [[1, 0], [0, 1]], y: [1, -1] } }, small).data).toEqual(small.data);
+    const small = parseConfig({
+      ...config,
+      data: {
+        X: [
+          [1, 0],
+          [0, 1],
+        ],
+        y: [1, -1],
+      },
+    });
+    expect(
+      configRecord(
+        {
+          data: {
+            X: [
+              [1, 0],
+              [0, 1],
+            ],
+            y: [1, -1],
+          },
+        },
+        small,
+      ).data,
+    ).toEqual(small.data);
     const X = Array.from({ length: 3000 }, (_, i) => [Math.cos(i), Math.sin(i), 1, 0]);
     const big = parseConfig({ ...config, data: { X, y: X.map((x) => x[0]) } });
     expect(configRecord({ data: { X, y: 0 } }, big).data).toEqual({ P: 3000, D: 4, Ptest: 0, hash: dataHash(big.data) });
     // the hash sees every number and where the train set ends
     const moved = parseConfig({ ...config, data: { X: [[1, 0]], y: [1], Xtest: [[0, 1]], ytest: [-1] } });
     expect(dataHash(moved.data)).not.toBe(dataHash(small.data));
-    const nudged = parseConfig({ ...config, data: { X: [[1, 0], [0, 1 + 1e-15]], y: [1, -1] } });
+    const nudged = parseConfig({
+      ...config,
+      data: {
+        X: [
+          [1, 0],
+          [0, 1 + 1e-15],
+        ],
+        y: [1, -1],
+      },
+    });
     expect(dataHash(nudged.data)).not.toBe(dataHash(small.data));
   });
 
@@ -70,7 +101,13 @@ describe('self-describing results', () => {
     const csv = dmft(['solve', cfg, '--format', 'csv']).out.trim().split('\n');
     expect(csv[0]).toBe('t,trainLoss,trainLossSem,testLoss,testLossSem');
     expect(csv).toHaveLength(6);
-    expect(csv[4].split(',').map(Number)).toEqual([solved.t[3], solved.trainLoss[3], solved.trainLossSem[3], solved.testLoss[3], solved.testLossSem[3]]);
+    expect(csv[4].split(',').map(Number)).toEqual([
+      solved.t[3],
+      solved.trainLoss[3],
+      solved.trainLossSem[3],
+      solved.testLoss[3],
+      solved.testLossSem[3],
+    ]);
     const lazy = dmft(['lazy', cfg, '--format', 'csv']).out.split('\n');
     expect(lazy[0]).toBe('t,trainLoss,testLoss');
     const bad = dmft(['lazy', cfg, '--format', 'xml']);

@@ -50,21 +50,33 @@ describe('dmft command line', () => {
     expect(JSON.parse(readFileSync(out, 'utf8')).trainLoss).toEqual(res.trainLoss);
   });
 
-  it("solve warns on stderr when the Monte Carlo solution fails its self-check (meta.consistency), and exits 0", () => {
+  it('solve warns on stderr when the Monte Carlo solution fails its self-check (meta.consistency), and exits 0', () => {
     // gradient independence leaves out the responses, so its output read off the fields is not the NTK flow's
-    const gi = { ...config, model: { depth: 2, activation: 'tanh', gamma0: 1.5 }, solver: { method: 'gradient-independent', samples: 3072, replicas: 6, dt: 0.25 } };
+    const gi = {
+      ...config,
+      model: { depth: 2, activation: 'tanh', gamma0: 1.5 },
+      solver: { method: 'gradient-independent', samples: 3072, replicas: 6, dt: 0.25 },
+    };
     const r = dmft(['solve', '-', '--workers', '1'], JSON.stringify(gi));
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out).meta.warnings[0]).toMatch(/gradient independence/);
-    expect(r.err).toMatch(/^dmft: warning: the train loss read off the fields differs from the NTK flow's by up to [0-9.]+% \([0-9.]+ standard errors\)/m);
+    expect(r.err).toMatch(
+      /^dmft: warning: the train loss read off the fields differs from the NTK flow's by up to [0-9.]+% \([0-9.]+ standard errors\)/m,
+    );
   });
 
   it('solve warns on stderr when the Monte Carlo accuracy target is missed at solver.maxSamples (meta.accuracy), and exits 0', () => {
-    const tight = { ...config, train: { T: 1, record: 3 }, solver: { samples: 64, replicas: 2, responseSamples: 4, dt: 0.25, targetError: 1e-4, maxSamples: 128 } };
+    const tight = {
+      ...config,
+      train: { T: 1, record: 3 },
+      solver: { samples: 64, replicas: 2, responseSamples: 4, dt: 0.25, targetError: 1e-4, maxSamples: 128 },
+    };
     const r = dmft(['solve', '-', '--workers', '2'], JSON.stringify(tight));
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out).meta.samples).toBe(128);
-    expect(r.err).toMatch(/^dmft: warning: the sampling error of the losses, [0-9.]+%, is above solver\.targetError \(0\.01%\) at solver\.maxSamples = 128/m);
+    expect(r.err).toMatch(
+      /^dmft: warning: the sampling error of the losses, [0-9.]+%, is above solver\.targetError \(0\.01%\) at solver\.maxSamples = 128/m,
+    );
   });
 
   it('kernels writes Phi^l, G^l and the NTK over train + test points', () => {
@@ -80,9 +92,15 @@ describe('dmft command line', () => {
   it('refuses bad input with one line naming the field', () => {
     expectRefused(dmft(['lazy', join(dir, 'missing.json')]), `${join(dir, 'missing.json')}: cannot read file (no such file)`);
     expectRefused(dmft(['lazy', dir]), `${dir}: cannot read file (is a directory)`);
-    expectRefused(dmft(['lazy', file('bad.json', '{"data": [1,')]), `${join(dir, 'bad.json')}: invalid JSON (Unexpected end of JSON input)`);
     expectRefused(
-      dmft(['lazy', file('inf.json', JSON.stringify({ ...config, model: { ...config.model, gamma0: 2 } }).replace('"gamma0":2', '"gamma0":1e999'))]),
+      dmft(['lazy', file('bad.json', '{"data": [1,')]),
+      `${join(dir, 'bad.json')}: invalid JSON (Unexpected end of JSON input)`,
+    );
+    expectRefused(
+      dmft([
+        'lazy',
+        file('inf.json', JSON.stringify({ ...config, model: { ...config.model, gamma0: 2 } }).replace('"gamma0":2', '"gamma0":1e999')),
+      ]),
       'model.gamma0: expected a finite number, got Infinity',
     );
     expectRefused(dmft(['lazy', file('neg.json', { ...config, train: { T: -1 } })]), 'train.T: must be > 0, got -1');
@@ -93,12 +111,18 @@ describe('dmft command line', () => {
   });
 
   it('solve refuses a solve too large for this machine at once, one line naming solver.samples', () => {
-    const big = { data: { synthetic: { kind: 'single-index', P: 10, Ptest: 20, D: 8, seed: 1 } }, model: { depth: 3, activation: 'relu', gamma0: 1.5 }, train: { T: 10, record: 21 } };
+    const big = {
+      data: { synthetic: { kind: 'single-index', P: 10, Ptest: 20, D: 8, seed: 1 } },
+      model: { depth: 3, activation: 'relu', gamma0: 1.5 },
+      train: { T: 10, record: 21 },
+    };
     // 2^24 samples: tens of TB of response Jacobians
     const started = performance.now();
     const r = dmft(['solve', '-'], JSON.stringify({ ...big, solver: { samples: 2 ** 24 } }));
     expect(r.code).toBe(2);
-    expect(r.err.trim()).toMatch(/^dmft: solver\.samples: one replica of 2097152 samples \(16777216 in 8 replicas\) needs [\d.]+ GB, [\d.]+ GB of it the Jacobians .*raise solver\.replicas \(fewer samples each\)$/);
+    expect(r.err.trim()).toMatch(
+      /^dmft: solver\.samples: one replica of 2097152 samples \(16777216 in 8 replicas\) needs [\d.]+ GB, [\d.]+ GB of it the Jacobians .*raise solver\.replicas \(fewer samples each\)$/,
+    );
     expect(r.out).toBe('');
     expect(performance.now() - started).toBeLessThan(20_000);
   });

@@ -59,10 +59,16 @@ describe('config', () => {
       [(c) => (c.train = { steps: 10, lr: 0.1, record: 20 }), 'train.record: at most train.steps + 1 = 11 with gradient descent, got 20'],
       [(c) => (c.train = { steps: 10, lr: 0 }), 'train.lr: must be > 0, got 0'],
       [(c) => (c.solver.samples = 0), 'solver.samples: must be > 0, got 0'],
-      [(c) => (c.solver.method = 'magic'), 'solver.method: expected one of auto, two-layer, deep-linear, monte-carlo, static-ntk, gradient-independent; got "magic"'],
+      [
+        (c) => (c.solver.method = 'magic'),
+        'solver.method: expected one of auto, two-layer, deep-linear, monte-carlo, static-ntk, gradient-independent; got "magic"',
+      ],
       [(c) => (c.solver.dt = -0.1), 'solver.dt: must be > 0, got -0.1'],
       [(c) => (c.data = { synthetic: { kind: 'linear', P: 0, D: 3 } }), 'data.synthetic.P: must be > 0, got 0'],
-      [(c) => (c.data = { synthetic: { kind: 'cubic', P: 4, D: 3 } }), 'data.synthetic.kind: expected one of linear, single-index, quadratic, sum; got "cubic"'],
+      [
+        (c) => (c.data = { synthetic: { kind: 'cubic', P: 4, D: 3 } }),
+        'data.synthetic.kind: expected one of linear, single-index, quadratic, sum; got "cubic"',
+      ],
     ];
     for (const [mutate, expected] of cases) {
       const c = good();

@@ -30,7 +30,10 @@ function npy(values: number[], shape: number[], { descr = '<f8', fortran = false
   const view = new DataView(out.buffer);
   if (version === 1) view.setUint16(8, len, true);
   else view.setUint32(8, len, true);
-  out.set(Array.from(header, (c) => c.charCodeAt(0)), pre);
+  out.set(
+    Array.from(header, (c) => c.charCodeAt(0)),
+    pre,
+  );
   const little = !descr.startsWith('>');
   values.forEach((v, i) => (size === 8 ? view.setFloat64(pre + len + 8 * i, v, little) : view.setFloat32(pre + len + 4 * i, v, little)));
   return out;
@@ -42,7 +45,9 @@ function write(name: string, bytes: Uint8Array | string): string {
 }
 
 // a small problem on the sphere |x|^2 = D, float32-exact so that a float32 file holds the same numbers
-const P = 12, Pt = 5, D = 4;
+const P = 12,
+  Pt = 5,
+  D = 4;
 const point = (i: number) => {
   const v = Array.from({ length: D }, (_, k) => Math.sin(1.7 * i + 2.3 * k + 0.4));
   const s = Math.sqrt(D) / Math.hypot(...v);
@@ -51,7 +56,8 @@ const point = (i: number) => {
 const X = Array.from({ length: P }, (_, i) => point(i));
 const Xtest = Array.from({ length: Pt }, (_, i) => point(P + i));
 const target = (x: number[]) => Math.fround(Math.tanh(x[0] + 0.5 * x[1]));
-const y = X.map(target), ytest = Xtest.map(target);
+const y = X.map(target),
+  ytest = Xtest.map(target);
 const flat = (m: number[][]) => m.flat();
 
 const rest = { model: { depth: 1, activation: 'tanh', gamma0: 0.5 }, train: { T: 4, record: 5 } };
@@ -116,17 +122,54 @@ describe('data files', () => {
   it('refuses wrong dtypes, layouts, shapes, files and cells with one line naming the field', () => {
     const y2 = write('y2.npy', npy(y, [P]));
     const cases: [Record<string, unknown>, string][] = [
-      [{ X: write('Xi8.npy', npy(flat(X), [P, D], { descr: '<i8' })), y }, `data.X: ${dir}/Xi8.npy has dtype '<i8' (int64); expected float64 or float32`],
-      [{ X: write('Xc.npy', npy(flat(X).flatMap((v) => [v, 0]), [P, D], { descr: '<c16' })), y }, `data.X: ${dir}/Xc.npy has dtype '<c16' (complex128); expected float64`],
-      [{ X: write('Xf.npy', npy(flat(X), [P, D], { fortran: true })), y }, `data.X: ${dir}/Xf.npy is in Fortran order (fortran_order: True); expected C order`],
-      [{ X: write('X1.npy', npy(flat(X), [P * D])), y }, `data.X: ${dir}/X1.npy holds an array of shape (48,) (1-d); expected a 2-d array (points x input dimension D)`],
-      [{ X: write('X3.npy', npy(flat(X), [P, 2, 2])), y }, `data.X: ${dir}/X3.npy holds an array of shape (12, 2, 2) (3-d); expected a 2-d array`],
-      [{ X, y: write('yM.npy', npy(flat(X), [P, D])) }, `data.y: ${dir}/yM.npy holds an array of shape (12, 4); expected a 1-d array (one target per point) or n x 1`],
-      [{ X, y: write('yT.npy', npy(y, [P]).subarray(0, 128 + 8 * (P - 1))) }, `data.y: ${dir}/yT.npy has 88 bytes of data; shape (12,) of float64 needs 96 (a truncated or damaged file)`],
-      [{ X, y: write('bad.npy', 'not numpy') }, `data.y: ${dir}/bad.npy is not a valid .npy file (it does not start with the magic string \\x93NUMPY)`],
+      [
+        { X: write('Xi8.npy', npy(flat(X), [P, D], { descr: '<i8' })), y },
+        `data.X: ${dir}/Xi8.npy has dtype '<i8' (int64); expected float64 or float32`,
+      ],
+      [
+        {
+          X: write(
+            'Xc.npy',
+            npy(
+              flat(X).flatMap((v) => [v, 0]),
+              [P, D],
+              { descr: '<c16' },
+            ),
+          ),
+          y,
+        },
+        `data.X: ${dir}/Xc.npy has dtype '<c16' (complex128); expected float64`,
+      ],
+      [
+        { X: write('Xf.npy', npy(flat(X), [P, D], { fortran: true })), y },
+        `data.X: ${dir}/Xf.npy is in Fortran order (fortran_order: True); expected C order`,
+      ],
+      [
+        { X: write('X1.npy', npy(flat(X), [P * D])), y },
+        `data.X: ${dir}/X1.npy holds an array of shape (48,) (1-d); expected a 2-d array (points x input dimension D)`,
+      ],
+      [
+        { X: write('X3.npy', npy(flat(X), [P, 2, 2])), y },
+        `data.X: ${dir}/X3.npy holds an array of shape (12, 2, 2) (3-d); expected a 2-d array`,
+      ],
+      [
+        { X, y: write('yM.npy', npy(flat(X), [P, D])) },
+        `data.y: ${dir}/yM.npy holds an array of shape (12, 4); expected a 1-d array (one target per point) or n x 1`,
+      ],
+      [
+        { X, y: write('yT.npy', npy(y, [P]).subarray(0, 128 + 8 * (P - 1))) },
+        `data.y: ${dir}/yT.npy has 88 bytes of data; shape (12,) of float64 needs 96 (a truncated or damaged file)`,
+      ],
+      [
+        { X, y: write('bad.npy', 'not numpy') },
+        `data.y: ${dir}/bad.npy is not a valid .npy file (it does not start with the magic string \\x93NUMPY)`,
+      ],
       [{ X: 'missing.npy', y }, `data.X: cannot read ${dir}/missing.npy (no such file)`],
       [{ X: 'X.txt', y }, 'data.X: expected an array or the path of a .npy or .csv file, got "X.txt"'],
-      [{ X: write('Xh.csv', 'a,b,c,d\n1,2,3,4\n'), y }, `data.X: ${dir}/Xh.csv line 1, column 1: expected a number, got "a" (the file must have no header line)`],
+      [
+        { X: write('Xh.csv', 'a,b,c,d\n1,2,3,4\n'), y },
+        `data.X: ${dir}/Xh.csv line 1, column 1: expected a number, got "a" (the file must have no header line)`,
+      ],
       [{ X: write('Xx.csv', '1,2,3,4\n1,2,,4\n'), y }, `data.X: ${dir}/Xx.csv line 2, column 3: expected a number, got an empty cell`],
       [{ X: write('Xn.csv', '1,2,3,4\n1,2,nan,4\n'), y }, `data.X: ${dir}/Xn.csv line 2, column 3: expected a number, got "nan"`],
       [{ X: write('Xq.csv', '1,2,3,4\n1,"2,3,4\n'), y }, `data.X: ${dir}/Xq.csv cannot be parsed as CSV (Quote Not Closed`],
@@ -134,7 +177,10 @@ describe('data files', () => {
       // the checks of inline arrays apply to arrays read from files
       [{ X: write('Xr.csv', '1,2,3,4\n1,2,3\n'), y }, 'data.X[1]: expected 4 values (the input dimension D), got 3'],
       [{ X, y: write('y11.npy', npy(y.slice(1), [P - 1])) }, 'data.y: expected 12 values (one per row of data.X), got 11'],
-      [{ X, y, Xtest: write('Xt3.npy', npy(flat(Xtest).slice(0, 3 * Pt), [Pt, 3])), ytest }, 'data.Xtest[0]: expected 4 values (the input dimension D), got 3'],
+      [
+        { X, y, Xtest: write('Xt3.npy', npy(flat(Xtest).slice(0, 3 * Pt), [Pt, 3])), ytest },
+        'data.Xtest[0]: expected 4 values (the input dimension D), got 3',
+      ],
       [{ X: write('Xinf.csv', '1,2,3,1e999\n'), y: [1] }, 'data.X[0][3]: expected a finite number, got Infinity'],
       [{ X, y: y2 }, ''],
     ];
@@ -164,15 +210,30 @@ describe('data files', () => {
 
     // a sweep with an inline base reads relative to the sweep file; one with a base path, relative to the base
     const sweepDir = mkdtempSync(join(dir, 'sweep-'));
-    writeFileSync(join(sweepDir, 'inline.json'), JSON.stringify({ base: { ...rest, data: { X: '../X.npy', y: '../y.npy' } }, run: { kind: 'lazy' }, grid: { 'model.gamma0': [0.5, 1] } }));
-    writeFileSync(join(sweepDir, 'by-path.json'), JSON.stringify({ base: '../files.json', run: { kind: 'lazy' }, grid: { 'data.y': ['y.npy', 'y.csv'] } }));
+    writeFileSync(
+      join(sweepDir, 'inline.json'),
+      JSON.stringify({
+        base: { ...rest, data: { X: '../X.npy', y: '../y.npy' } },
+        run: { kind: 'lazy' },
+        grid: { 'model.gamma0': [0.5, 1] },
+      }),
+    );
+    writeFileSync(
+      join(sweepDir, 'by-path.json'),
+      JSON.stringify({ base: '../files.json', run: { kind: 'lazy' }, grid: { 'data.y': ['y.npy', 'y.csv'] } }),
+    );
     const inlineSweep = readSweep(join(sweepDir, 'inline.json'));
     expect(expandPoints(inlineSweep).map((p) => p.config.data)).toEqual([0, 1].map(() => ({ X, y })));
     const byPath = expandPoints(readSweep(join(sweepDir, 'by-path.json')));
     expect(byPath.map((p) => p.config.data)).toEqual([inline.data, inline.data]);
     // where the sweep was read from is no part of its identity
     expect(sweepId({ ...inlineSweep, dataDir: '/elsewhere' })).toBe(sweepId(inlineSweep));
-    writeFileSync(join(sweepDir, 'bad.json'), JSON.stringify({ base: '../files.json', run: { kind: 'lazy' }, grid: { 'data.y': ['y.npy', 'nope.npy'] } }));
-    expect(() => expandPoints(readSweep(join(sweepDir, 'bad.json')))).toThrow(`grid.data.y: cannot read ${dir}/nope.npy (no such file) (point {"data.y":"nope.npy"})`);
+    writeFileSync(
+      join(sweepDir, 'bad.json'),
+      JSON.stringify({ base: '../files.json', run: { kind: 'lazy' }, grid: { 'data.y': ['y.npy', 'nope.npy'] } }),
+    );
+    expect(() => expandPoints(readSweep(join(sweepDir, 'bad.json')))).toThrow(
+      `grid.data.y: cannot read ${dir}/nope.npy (no such file) (point {"data.y":"nope.npy"})`,
+    );
   });
 });

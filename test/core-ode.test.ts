@@ -6,7 +6,7 @@ import { ConvergenceError } from '../src/core/errors.js';
 /** Dense-output states at `times`, copied. */
 function solveAt(y0: number[], f: (y: Float64Array, d: Float64Array) => void, times: number[], tol: number): number[][] {
   const out: number[][] = [];
-  dormandPrince(Float64Array.from(y0), f, times, tol, Infinity, (_, y) => (out.push(Array.from(y))));
+  dormandPrince(Float64Array.from(y0), f, times, tol, Infinity, (_, y) => out.push(Array.from(y)));
   return out;
 }
 
@@ -18,7 +18,8 @@ describe('Dormand-Prince 5(4) with dense output', () => {
     const f = (y: Float64Array, d: Float64Array) => ((d[0] = y[1]), (d[1] = -y[0]));
     const errorAt = (tol: number) =>
       Math.max(...solveAt([1, 0], f, times, tol).map((y, i) => Math.hypot(y[0] - Math.cos(times[i]), y[1] + Math.sin(times[i]))));
-    const e6 = errorAt(1e-6), e9 = errorAt(1e-9);
+    const e6 = errorAt(1e-6),
+      e9 = errorAt(1e-9);
     // local error per unit step <= tol: a global error of a few tol over 10 time units; 4th-order dense output
     expect(e6).toBeLessThan(1e-4);
     expect(e9).toBeLessThan(1e-7);

@@ -16,7 +16,9 @@ describe('seeded streams', () => {
 
   it('different seeds and keys give different, uncorrelated streams (|corr| < 4 / sqrt(n))', () => {
     const n = 20_000;
-    const a = draw(n, 'mc', 1), b = draw(n, 'mc', 2), c = stream(6, 'mc', 1).fillNormal(new Float64Array(n));
+    const a = draw(n, 'mc', 1),
+      b = draw(n, 'mc', 2),
+      c = stream(6, 'mc', 1).fillNormal(new Float64Array(n));
     const corr = (x: Float64Array, y: Float64Array) => x.reduce((s, v, i) => s + v * y[i], 0) / n;
     expect(Math.abs(corr(a, b))).toBeLessThan(4 / Math.sqrt(n));
     expect(Math.abs(corr(a, c))).toBeLessThan(4 / Math.sqrt(n));
@@ -44,13 +46,21 @@ describe('seeded streams', () => {
 describe('GaussianSampler', () => {
   it('sample covariance converges to a singular Sigma, and samples stay in its range', () => {
     // Sigma = B B^T, rank 2 in 4 dimensions
-    const B = [[1, 0.5], [0.3, -1], [2, 0.1], [-0.4, 0.8]];
-    const n = 4, S = dense(n, n);
+    const B = [
+      [1, 0.5],
+      [0.3, -1],
+      [2, 0.1],
+      [-0.4, 0.8],
+    ];
+    const n = 4,
+      S = dense(n, n);
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) S.data[i * n + j] = B[i][0] * B[j][0] + B[i][1] * B[j][1];
     const g = new GaussianSampler(S);
     expect(g.rank).toBe(2);
     const rng = stream(1, 'gauss');
-    const m = 50_000, C = new Float64Array(n * n), x = new Float64Array(n);
+    const m = 50_000,
+      C = new Float64Array(n * n),
+      x = new Float64Array(n);
     // samples are B z in the column space of B: any 3 of them are linearly dependent (det = 0)
     const first: number[][] = [];
     for (let s = 0; s < m; s++) {
@@ -91,8 +101,11 @@ describe('synthetic data', () => {
     // y = beta . x with |beta| = 1: recover beta from 3 points and predict the rest
     const [a, b, c] = d.X;
     const det = (m: number[][]) =>
-      m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
-    const M = [a, b, c], D0 = det(M);
+      m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
+      m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
+      m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+    const M = [a, b, c],
+      D0 = det(M);
     const beta = [0, 1, 2].map((k) => det(M.map((row, i) => row.map((v, j) => (j === k ? d.y[i] : v)))) / D0);
     expect(Math.hypot(...beta)).toBeCloseTo(1, 10);
     d.X.forEach((x, i) => expect(x.reduce((s, v, j) => s + v * beta[j], 0)).toBeCloseTo(d.y[i], 10));

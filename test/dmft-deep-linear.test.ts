@@ -32,27 +32,38 @@ const loss = (d: readonly number[]) => d.reduce((s, v) => s + v * v, 0) / (2 * d
  */
 function momentCurves(cfg: Config, times: readonly number[]) {
   const { X, y, Xtest, ytest } = cfg.data;
-  const g = cfg.model.gamma0, D = X[0].length, P = X.length, n = D + D * D + 1;
+  const g = cfg.model.gamma0,
+    D = X[0].length,
+    P = X.length,
+    n = D + D * D + 1;
   const f = (x: readonly number[], beta: ArrayLike<number>) => x.reduce((s, v, i) => s + (v * beta[i]) / Math.sqrt(D), 0);
   const state = new Float64Array(n);
   for (let i = 0; i < D; i++) state[D + i * D + i] = 1;
   state[n - 1] = 1;
-  const integ = ode45(state, (dy, s) => {
-    const beta = s.subarray(0, D), S = s.subarray(D, D + D * D), q = s[n - 1];
-    const m = new Float64Array(D);
-    X.forEach((x, a) => x.forEach((v, i) => (m[i] += (v * (y[a] - f(x, beta))) / (P * Math.sqrt(D)))));
-    let mb = 0;
-    for (let i = 0; i < D; i++) {
-      let sm = 0;
-      for (let j = 0; j < D; j++) {
-        sm += S[i * D + j] * m[j];
-        dy[D + i * D + j] = g * g * (beta[i] * m[j] + m[i] * beta[j]);
+  const integ = ode45(
+    state,
+    (dy, s) => {
+      const beta = s.subarray(0, D),
+        S = s.subarray(D, D + D * D),
+        q = s[n - 1];
+      const m = new Float64Array(D);
+      X.forEach((x, a) => x.forEach((v, i) => (m[i] += (v * (y[a] - f(x, beta))) / (P * Math.sqrt(D)))));
+      let mb = 0;
+      for (let i = 0; i < D; i++) {
+        let sm = 0;
+        for (let j = 0; j < D; j++) {
+          sm += S[i * D + j] * m[j];
+          dy[D + i * D + j] = g * g * (beta[i] * m[j] + m[i] * beta[j]);
+        }
+        dy[i] = q * m[i] + sm;
+        mb += m[i] * beta[i];
       }
-      dy[i] = q * m[i] + sm;
-      mb += m[i] * beta[i];
-    }
-    dy[n - 1] = 2 * g * g * mb;
-  }, 0, 1e-3, { tol: 1e-12, verbose: false });
+      dy[n - 1] = 2 * g * g * mb;
+    },
+    0,
+    1e-3,
+    { tol: 1e-12, verbose: false },
+  );
   return times.map((t) => {
     while (integ.step(t));
     const beta = integ.y.subarray(0, D);
@@ -66,7 +77,16 @@ describe('deep-linear DMFT', () => {
       const cfg = config(1, gamma0, 8, 9, { dt: 0.04 });
       const r = solve(cfg);
       const ref = momentCurves(cfg, r.t);
-      const err = Math.max(maxRel(r.trainLoss, ref.map((c) => c.train)), maxRel(r.testLoss!, ref.map((c) => c.test)));
+      const err = Math.max(
+        maxRel(
+          r.trainLoss,
+          ref.map((c) => c.train),
+        ),
+        maxRel(
+          r.testLoss!,
+          ref.map((c) => c.test),
+        ),
+      );
       // THEORY.md section 5: the only error is the time discretization (trapezoid + Crank-Nicolson, O(dt^2)),
       // which meta.errorEstimate measures by Richardson (dt vs 2 dt); the reference is exact to 1e-10.
       const est = r.meta.errorEstimate as number;
@@ -82,7 +102,9 @@ describe('deep-linear DMFT', () => {
       const r = solve(cfg, {});
       // independent: Crank-Nicolson (and trapezoid for f_test) with the t = 0 NTK on the uniform grid h = 0.1
       const K = initialKernels(allInputs(cfg), depth, 'linear').ntk;
-      const n = K.rows, h = 0.1, s = h / (2 * P);
+      const n = K.rows,
+        h = 0.1,
+        s = h / (2 * P);
       const lhs = new Matrix(P, P);
       for (let a = 0; a < P; a++) for (let b = 0; b < P; b++) lhs.set(a, b, (a === b ? 1 : 0) + s * K.data[a * n + b]);
       let delta = [...cfg.data.y];
@@ -92,15 +114,24 @@ describe('deep-linear DMFT', () => {
         if (k > 0) {
           const rhs = Matrix.columnVector(delta.map((d, a) => d - s * delta.reduce((acc, v, b) => acc + K.data[a * n + b] * v, 0)));
           const next = linearSolve(lhs, rhs).getColumn(0);
-          for (let i = 0; i < n - P; i++)
-            for (let b = 0; b < P; b++) ftest[i] += s * K.data[(P + i) * n + b] * (delta[b] + next[b]);
+          for (let i = 0; i < n - P; i++) for (let b = 0; b < P; b++) ftest[i] += s * K.data[(P + i) * n + b] * (delta[b] + next[b]);
           delta = next;
         }
         if (k % 10 === 0) cn.push({ train: loss(delta), test: loss(cfg.data.ytest!.map((v, i) => v - ftest[i])) });
       }
       // kernels move by O(gamma0^2) = 1e-12: the two agree to rounding
-      expect(maxRel(r.trainLoss, cn.map((c) => c.train))).toBeLessThan(1e-8);
-      expect(maxRel(r.testLoss!, cn.map((c) => c.test))).toBeLessThan(1e-8);
+      expect(
+        maxRel(
+          r.trainLoss,
+          cn.map((c) => c.train),
+        ),
+      ).toBeLessThan(1e-8);
+      expect(
+        maxRel(
+          r.testLoss!,
+          cn.map((c) => c.test),
+        ),
+      ).toBeLessThan(1e-8);
       // and solveLazy (exact exponentials) is within the Richardson estimate of the O(dt^2) error
       const lazy = solveLazy(cfg);
       const est = r.meta.errorEstimate as number;
@@ -145,24 +176,35 @@ describe('deep-linear closed-form site averages', () => {
     { dt: 0.25, tol: 1e-12, maxIterations: 50 },
   );
   const { t, m, layers } = sol.twoTime;
-  const R = coords.R, K1 = t.length, g0 = 1.2;
+  const R = coords.R,
+    K1 = t.length,
+    g0 = 1.2;
   const [l1, l2] = layers;
 
   /** Forward solve of one site: zeta_k = eta_k + g0 sum_j C_kj z_j, z_k = r_k + g0 sum_j D_kj . zeta_j. */
-  function site(eta: (k: number) => number[], r: (k: number) => number, C: (k: number, j: number) => number[], D: (k: number, j: number) => number[]) {
-    const zeta: number[][] = [], z: number[] = [];
+  function site(
+    eta: (k: number) => number[],
+    r: (k: number) => number,
+    C: (k: number, j: number) => number[],
+    D: (k: number, j: number) => number[],
+  ) {
+    const zeta: number[][] = [],
+      z: number[] = [];
     for (let k = 0; k < K1; k++) {
       const a = eta(k).slice();
       let b = r(k);
       for (let j = 0; j < k; j++) {
-        const c = C(k, j), d = D(k, j);
+        const c = C(k, j),
+          d = D(k, j);
         for (let i = 0; i < R; i++) {
           a[i] += g0 * c[i] * z[j];
           b += g0 * d[i] * zeta[j][i];
         }
       }
-      const c = C(k, k), d = D(k, k);
-      const dc = d.reduce((s, v, i) => s + v * c[i], 0), da = d.reduce((s, v, i) => s + v * a[i], 0);
+      const c = C(k, k),
+        d = D(k, k);
+      const dc = d.reduce((s, v, i) => s + v * c[i], 0),
+        da = d.reduce((s, v, i) => s + v * a[i], 0);
       const zk = (b + g0 * da) / (1 - g0 * g0 * dc);
       z.push(zk);
       zeta.push(a.map((v, i) => v + g0 * c[i] * zk));
@@ -188,9 +230,15 @@ describe('deep-linear closed-form site averages', () => {
 
   it('sampled <zeta zeta>, <z z> of both layers equal the solver kernels within 5 standard errors', () => {
     const G2 = new GaussianSampler(fromRows(Array.from({ length: K1 }, (_, k) => Array.from(l2.G.subarray(k * K1, (k + 1) * K1)))));
-    const H1s = new GaussianSampler(fromRows(Array.from({ length: R * K1 }, (_, i) => Array.from(l1.H.subarray(i * R * K1, (i + 1) * R * K1)))));
+    const H1s = new GaussianSampler(
+      fromRows(Array.from({ length: R * K1 }, (_, i) => Array.from(l1.H.subarray(i * R * K1, (i + 1) * R * K1)))),
+    );
     const rng = stream(7, 'site-mc');
-    const pairs = [[K1 - 1, K1 - 1], [K1 - 1, 3], [6, 2]];
+    const pairs = [
+      [K1 - 1, K1 - 1],
+      [K1 - 1, 3],
+      [6, 2],
+    ];
     const check = (layer: typeof l1, draw: () => ReturnType<typeof site>) => {
       const acc = pairs.map(() => ({ h: [] as number[], g: [] as number[] }));
       for (let s = 0; s < S; s++) {
@@ -215,12 +263,22 @@ describe('deep-linear closed-form site averages', () => {
     check(l1, () => {
       const xi = rng.fillNormal(new Float64Array(R));
       const r = G2.sample(rng);
-      return site(() => Array.from(xi), (k) => r[k], C1, D1);
+      return site(
+        () => Array.from(xi),
+        (k) => r[k],
+        C1,
+        D1,
+      );
     });
     check(l2, () => {
       const eta = H1s.sample(rng);
       const r = rng.normal();
-      return site((k) => Array.from(eta.subarray(k * R, (k + 1) * R)), () => r, C2, D2);
+      return site(
+        (k) => Array.from(eta.subarray(k * R, (k + 1) * R)),
+        () => r,
+        C2,
+        D2,
+      );
     });
   });
 
@@ -230,7 +288,14 @@ describe('deep-linear closed-form site averages', () => {
       // A^1(t_k, t_j) = (1/g0) d zeta^1(t_k) / d r^1(t_j)
       const a = site(zero, (k) => (k === j ? 1 : 0), C1, D1);
       // B^1(t_k, t_j)_i = (1/g0) d z^2(t_k) / d eta^2_i(t_j)
-      const b = Array.from({ length: R }, (_, i) => site((k) => (k === j ? zero().map((_, c) => (c === i ? 1 : 0)) : zero()), () => 0, C2, D2));
+      const b = Array.from({ length: R }, (_, i) =>
+        site(
+          (k) => (k === j ? zero().map((_, c) => (c === i ? 1 : 0)) : zero()),
+          () => 0,
+          C2,
+          D2,
+        ),
+      );
       for (const k of [j, K1 - 1]) {
         vec(l1.A, k, j).forEach((v, i) => expect(v).toBeCloseTo(a.zeta[k][i] / g0, 10));
         vec(l2.B, k, j).forEach((v, i) => expect(v).toBeCloseTo(b[i].z[k] / g0, 10));

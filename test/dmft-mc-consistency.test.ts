@@ -47,22 +47,30 @@ describe('monte-carlo: linear activation = deep-linear solver', () => {
 describe('monte-carlo: L = 1 = two-layer solver', () => {
   // relu: phi' jumps at 0, which the march freezes after a step's first sweep (src/dmft/mc/march.ts); without
   // that the per-step fixed point has no solution for samples near the kink and the solver stops (exit 3)
-  it.each(['tanh', 'relu'])('%s: within 4 combined SEM plus the O(dt^2) trapezoid error (dt = 0.125: below 0.2 percent, see below)', (activation) => {
-    const model = { depth: 1, activation, gamma0: 1.5 };
-    const two = solve(parseConfig({ data, model, train: { T: 5, record: 11 }, solver: { method: 'two-layer' } }), { times });
-    const r = mc(model, { samples: 2048, replicas: 8, dt: 0.125 });
-    const coarse = mc(model, { samples: 2048, replicas: 8, dt: 0.25 });
-    const se = { trainLossSem: r.trainLossSem!, testLossSem: r.testLossSem! };
-    for (const [curve, sem] of [['trainLoss', 'trainLossSem'], ['testLoss', 'testLossSem']] as const) {
-      const ours = r[curve] as number[], theirs = two[curve] as number[], ref = coarse[curve] as number[];
-      const semTwo = two[sem] as number[];
-      ours.forEach((v, i) => {
-        // Richardson: the O(dt^2) error of the fine grid is about (coarse - fine) / 3
-        const disc = Math.abs(ref[i] - v) / 3;
-        expect(Math.abs(v - theirs[i])).toBeLessThanOrEqual(4 * Math.hypot(se[sem][i], semTwo[i]) + disc + 1e-12 * theirs[i]);
-      });
-    }
-  });
+  it.each(['tanh', 'relu'])(
+    '%s: within 4 combined SEM plus the O(dt^2) trapezoid error (dt = 0.125: below 0.2 percent, see below)',
+    (activation) => {
+      const model = { depth: 1, activation, gamma0: 1.5 };
+      const two = solve(parseConfig({ data, model, train: { T: 5, record: 11 }, solver: { method: 'two-layer' } }), { times });
+      const r = mc(model, { samples: 2048, replicas: 8, dt: 0.125 });
+      const coarse = mc(model, { samples: 2048, replicas: 8, dt: 0.25 });
+      const se = { trainLossSem: r.trainLossSem!, testLossSem: r.testLossSem! };
+      for (const [curve, sem] of [
+        ['trainLoss', 'trainLossSem'],
+        ['testLoss', 'testLossSem'],
+      ] as const) {
+        const ours = r[curve] as number[],
+          theirs = two[curve] as number[],
+          ref = coarse[curve] as number[];
+        const semTwo = two[sem] as number[];
+        ours.forEach((v, i) => {
+          // Richardson: the O(dt^2) error of the fine grid is about (coarse - fine) / 3
+          const disc = Math.abs(ref[i] - v) / 3;
+          expect(Math.abs(v - theirs[i])).toBeLessThanOrEqual(4 * Math.hypot(se[sem][i], semTwo[i]) + disc + 1e-12 * theirs[i]);
+        });
+      }
+    },
+  );
 });
 
 /**

@@ -8,7 +8,10 @@ import { CausalFactor } from '../src/dmft/mc/factor.js';
  * Sigma is a sample Gram matrix (as in the solver) of smooth random curves over P points x K times, full rank;
  * the only error is the 1e-10 relative regularization of the pseudo-inverse, so 1e-6 is a loose bound.
  */
-const P = 3, K = 6, S = 400, m = 2;
+const P = 3,
+  K = 6,
+  S = 400,
+  m = 2;
 
 function gram() {
   const rng = stream(7, 'factor-test');
@@ -18,7 +21,8 @@ function gram() {
   for (let s = 0; s < S; s++) {
     const [a, b, c] = [rng.normal(), rng.normal(), rng.normal()];
     for (let p = 0; p < P + m; p++)
-      for (let k = 0; k < K; k++) X[(s * (P + m) + p) * K + k] = a * (1 + 0.3 * p) + b * k * 0.2 + c * Math.sin(0.6 * k + p) + 0.1 * rng.normal();
+      for (let k = 0; k < K; k++)
+        X[(s * (P + m) + p) * K + k] = a * (1 + 0.3 * p) + b * k * 0.2 + c * Math.sin(0.6 * k + p) + 0.1 * rng.normal();
   }
   const cov = (p: number, k: number, q: number, j: number) => {
     let v = 0;
@@ -54,8 +58,10 @@ describe('CausalFactor', () => {
   });
 
   it('riders: M xi + F eps has the joint covariance with the training sources and its own covariance', () => {
-    const k = K - 1, q = P * K;
-    const cross = new Float64Array(m * W), own = new Float64Array(m * m);
+    const k = K - 1,
+      q = P * K;
+    const cross = new Float64Array(m * W),
+      own = new Float64Array(m * m);
     for (let i = 0; i < m; i++) {
       for (let j = 0; j <= k; j++) for (let b = 0; b < P; b++) cross[i * W + j * P + b] = cov(P + i, k, b, j);
       for (let i2 = 0; i2 < m; i2++) own[i * m + i2] = cov(P + i, k, P + i2, k);
@@ -81,7 +87,9 @@ describe('CausalFactor', () => {
   });
 
   it('solveRight inverts L from the right (X L = C), the integration-by-parts step', () => {
-    const k = K - 1, q = P * K, rows = 2;
+    const k = K - 1,
+      q = P * K,
+      rows = 2;
     const rng = stream(3, 'factor-test-rhs');
     const X0 = rng.fillNormal(new Float64Array(rows * q));
     const C = new Float64Array(rows * q);

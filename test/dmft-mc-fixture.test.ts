@@ -21,6 +21,8 @@ describe('monte-carlo vs the deep tanh reference (L = 2, gamma0 = 0.5, width 150
     const r = solve(parseConfig(fx.config), { times: ref.t });
     expect(r.meta.method).toBe('monte-carlo');
     for (const curve of ['trainLoss', 'testLoss'] as const)
-      (r[curve] as number[]).forEach((v, i) => expect(Math.abs(v - ref[curve][i]) / ref[curve][i], `${curve} at t = ${ref.t[i]}`).toBeLessThan(0.05));
+      (r[curve] as number[]).forEach((v, i) =>
+        expect(Math.abs(v - ref[curve][i]) / ref[curve][i], `${curve} at t = ${ref.t[i]}`).toBeLessThan(0.05),
+      );
   });
 });

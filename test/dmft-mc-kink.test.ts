@@ -17,14 +17,20 @@ import { solve } from '../src/dmft/solve.js';
  * 4000 samples (required: within 4 standard errors per entry), and for relu the smoothing of delta(h) by a normal
  * density of width 0.05 (relative bias ~ width^2 / 2 ~ 1e-3, far inside that).
  */
-const P = 2, K1 = 3, W = P * K1, S = 4000, BATCHES = 16;
-const k = K1 - 1, q = P * (k + 1);
+const P = 2,
+  K1 = 3,
+  W = P * K1,
+  S = 4000,
+  BATCHES = 16;
+const k = K1 - 1,
+  q = P * (k + 1);
 /** Sigma((t_i, a), (t_j, b)) = exp(-(i - j)^2 / 2) (1 if a = b else 0.3) */
 const sigma = (i: number, a: number, j: number, b: number) => Math.exp(-0.5 * (i - j) ** 2) * (a === b ? 1 : 0.3);
 /** the same row for every t_k: C(k, i)_{ab} = scale (1 + 0.5 a - 0.3 b + 0.2 i) for i < k (rowOf cuts it at k) */
 const op = (scale: number) => {
   const C = new Float64Array(P * W);
-  for (let a = 0; a < P; a++) for (let i = 0; i < K1 - 1; i++) for (let b = 0; b < P; b++) C[a * W + i * P + b] = scale * (1 + 0.5 * a - 0.3 * b + 0.2 * i);
+  for (let a = 0; a < P; a++)
+    for (let i = 0; i < K1 - 1; i++) for (let b = 0; b < P; b++) C[a * W + i * P + b] = scale * (1 + 0.5 * a - 0.3 * b + 0.2 * i);
   return C;
 };
 
@@ -37,7 +43,8 @@ function responseRow(act: ActivationName, kinkWidth: number | undefined, S: numb
   if (kinkWidth) site.kinkWidth = new Float64Array(P).fill(kinkWidth);
   const factor = new CausalFactor(P);
   const exact = new ExactResponses(site, 'u', Sr, true);
-  const Ch = op(0.4), Cz = op(0.8);
+  const Ch = op(0.4),
+    Cz = op(0.8);
   const out = new Float64Array(P * W);
   for (let kk = 0; kk <= k; kk++) {
     // operators only couple to earlier times, so row kk of Ch and Cz is their row for t_kk
@@ -56,7 +63,8 @@ function responseRow(act: ActivationName, kinkWidth: number | undefined, S: numb
 function difference(act: ActivationName, kinkWidth: number | undefined, first: number): Float64Array {
   const { row, site, factor } = responseRow(act, kinkWidth, S, S, first);
   const stein = new Float64Array(P * q);
-  for (let s = 0; s < S; s++) for (let a = 0; a < P; a++) for (let c = 0; c < q; c++) stein[a * q + c] += (site.gT[s * W + k * P + a] * site.xiU[s * W + c]) / S;
+  for (let s = 0; s < S; s++)
+    for (let a = 0; a < P; a++) for (let c = 0; c < q; c++) stein[a * q + c] += (site.gT[s * W + k * P + a] * site.xiU[s * W + c]) / S;
   const X = factor.solveRight(k, P, stein, 1e-12);
   return row.map((v, i) => v - X[i]);
 }
@@ -91,17 +99,21 @@ function controlVariate(act: ActivationName, kinkWidth?: number): { bias: number
   const Sr = S / 8;
   const runs = Array.from({ length: BATCHES }, (_, b) => {
     const all = responseRow(act, kinkWidth, S, S, b * S).row;
-    const cv = responseRow(act, kinkWidth, S, Sr, b * S).row, plain = responseRow(act, kinkWidth, Sr, Sr, b * S).row;
+    const cv = responseRow(act, kinkWidth, S, Sr, b * S).row,
+      plain = responseRow(act, kinkWidth, Sr, Sr, b * S).row;
     return { cv: cv.map((v, i) => v - all[i]), plain: plain.map((v, i) => v - all[i]), all };
   });
   const scale = Math.max(...runs.flatMap((r) => Array.from(r.all, Math.abs)));
-  let bias = 0, varCv = 0, varPlain = 0;
+  let bias = 0,
+    varCv = 0,
+    varPlain = 0;
   for (let i = 0; i < P * q; i++) {
     const stats = (xs: number[]) => {
       const mean = xs.reduce((a, x) => a + x, 0) / BATCHES;
       return { mean, v: xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (BATCHES - 1) };
     };
-    const cv = stats(runs.map((r) => r.cv[i])), plain = stats(runs.map((r) => r.plain[i]));
+    const cv = stats(runs.map((r) => r.cv[i])),
+      plain = stats(runs.map((r) => r.plain[i]));
     // entries the control variate gets exactly (J = J1 there: the equal-time block, whose operators vanish) differ
     // from the all-sample value by rounding only, so their spread is no sampling error: they must be 0 to rounding
     const exact = Math.sqrt(cv.v) < 1e-12 * scale;
@@ -113,7 +125,10 @@ function controlVariate(act: ActivationName, kinkWidth?: number): { bias: number
 }
 
 describe('control variate of the exact responses (Sr = S / 8)', () => {
-  for (const [act, width] of [['tanh', undefined], ['relu', 0.25]] as const)
+  for (const [act, width] of [
+    ['tanh', undefined],
+    ['relu', 0.25],
+  ] as const)
     it(`${act}: unbiased within 4 standard errors, smaller spread than the plain mean`, () => {
       const { bias, spread } = controlVariate(act, width);
       console.log(`${act}: control variate bias ${bias.toFixed(2)} SE, variance ratio to the plain mean ${spread.toFixed(3)}`);

@@ -26,7 +26,9 @@ describe('monte-carlo memory', () => {
     expect(fits({ samples: 16384 }, 4, undefined).concurrent).toBe(4); // platform silent: no check
     expect(fits({ samples: 16384 }, 4, (3.5 * bytesPerReplica) / 0.8).concurrent).toBe(3);
     expect(fits({ samples: 16384 }, 2, (3.5 * bytesPerReplica) / 0.8).concurrent).toBe(2);
-    expect(() => fits({ samples: 16384 }, 4, (0.9 * bytesPerReplica) / 0.8)).toThrow(/^solver\.samples: one replica of 2048 samples \(16384 in 8 replicas\) needs .* of it the Jacobians of 32 \/ 512 response samples for A \/ B;/);
+    expect(() => fits({ samples: 16384 }, 4, (0.9 * bytesPerReplica) / 0.8)).toThrow(
+      /^solver\.samples: one replica of 2048 samples \(16384 in 8 replicas\) needs .* of it the Jacobians of 32 \/ 512 response samples for A \/ B;/,
+    );
     // relu's B responses are most of it: a quarter of the replica's samples, P^2 K1 (K1 + 1) numbers each
     expect(bytesPerReplica).toBeGreaterThan(2 ** 30);
     // more replicas of fewer samples: less memory each
@@ -34,10 +36,13 @@ describe('monte-carlo memory', () => {
     // an accuracy target is checked at its largest solve, solver.maxSamples
     const big = fits({ samples: 16384 }, 1).bytesPerReplica;
     expect(fits({ targetError: 0.02, maxSamples: 16384 }, 1).bytesPerReplica).toBe(big);
-    expect(() => fits({ targetError: 0.02, maxSamples: 16384 }, 1, (0.5 * big) / 0.8)).toThrow(/^solver\.maxSamples: one replica of 2048 samples/);
+    expect(() => fits({ targetError: 0.02, maxSamples: 16384 }, 1, (0.5 * big) / 0.8)).toThrow(
+      /^solver\.maxSamples: one replica of 2048 samples/,
+    );
     // and a result says what its replicas needed
     const small = config({ samples: 64, replicas: 2, responseSamples: 4, dt: 0.25 }, { depth: 2, activation: 'tanh' });
-    expect(solve(small).meta.bytesPerReplica).toBe(replicasInMemory(small, scheduleOf(small.train), small.solver as object, 'monte-carlo', 1).bytesPerReplica);
+    expect(solve(small).meta.bytesPerReplica).toBe(
+      replicasInMemory(small, scheduleOf(small.train), small.solver as object, 'monte-carlo', 1).bytesPerReplica,
+    );
   });
-
 });

@@ -31,7 +31,10 @@ describe('monte-carlo vs simulated networks, relu (reduced)', () => {
     const theory = solve(config(method), { times: large.t });
     const se = { trainLossSem: theory.trainLossSem!, testLossSem: theory.testLossSem! };
     let worst = 0;
-    for (const [loss, sem] of [['trainLoss', 'trainLossSem'], ['testLoss', 'testLossSem']] as const)
+    for (const [loss, sem] of [
+      ['trainLoss', 'trainLossSem'],
+      ['testLoss', 'testLossSem'],
+    ] as const)
       large.t.forEach((_, i) => {
         const extrapolated = 2 * large[loss]![i] - small[loss]![i];
         const band = Math.hypot(2 * large[sem]![i], small[sem]![i], se[sem][i]);

@@ -40,17 +40,22 @@ describe('dmft solve: monte-carlo methods', () => {
     refuse({ kinkWidth: 0.25 }, 'solver.kinkWidth');
     const gi = { ...tiny().solver, responseSamples: undefined };
     delete gi.responseSamples;
-    expect(() => solve(parseConfig({ ...tiny(), solver: { ...gi, method: 'gradient-independent', responses: 'exact' } }))).toThrow(/^solver\.responses: unknown option/);
+    expect(() => solve(parseConfig({ ...tiny(), solver: { ...gi, method: 'gradient-independent', responses: 'exact' } }))).toThrow(
+      /^solver\.responses: unknown option/,
+    );
     refuse({ samples: 2, replicas: 2 }, 'solver.samples');
     expect(() => solve(parseConfig({ ...tiny(), train: { steps: 10, lr: 0.1, record: 5 } }))).toThrow(/^train\.steps:/);
   });
 
   it('is a deterministic function of the seed; another seed changes the curve within its error bars', () => {
-    const a = solve(tiny()), b = solve(tiny()), c = solve(tiny({ seed: 1 }));
+    const a = solve(tiny()),
+      b = solve(tiny()),
+      c = solve(tiny({ seed: 1 }));
     expect(b.trainLoss).toEqual(a.trainLoss);
     expect(b.testLoss).toEqual(a.testLoss);
     expect(c.trainLoss[4]).not.toEqual(a.trainLoss[4]);
-    const sa = a.trainLossSem![4], sc = c.trainLossSem![4];
+    const sa = a.trainLossSem![4],
+      sc = c.trainLossSem![4];
     // two independent estimates: within 5 combined standard errors
     expect(Math.abs(c.trainLoss[4] - a.trainLoss[4])).toBeLessThan(5 * Math.hypot(sa, sc));
   });
@@ -127,7 +132,9 @@ describe('dmft solve: monte-carlo accuracy target (solver.targetError, solver.ma
     expect(a.stages.map((x) => x.samples)).toEqual([64, 256]);
     expect(a.stages[0].errorEstimate).toBe(fixed(64).meta.errorEstimate);
     expect(a.stages[1].errorEstimate).toBe(at256.meta.errorEstimate);
-    expect(r.meta.warnings!.find((w) => /is above solver\.targetError/.test(w))).toMatch(/is above solver\.targetError \(0\.01%\) at solver\.maxSamples = 256/);
+    expect(r.meta.warnings!.find((w) => /is above solver\.targetError/.test(w))).toMatch(
+      /is above solver\.targetError \(0\.01%\) at solver\.maxSamples = 256/,
+    );
     // a target the first solve meets: one solve, no warning of it
     const loose = solve(tiny({ targetError: 10 }));
     expect(loose.trainLoss).toEqual(fixed(64).trainLoss);

@@ -16,8 +16,19 @@ import { activation } from '../src/theory/activations.js';
  *    from 16 batches is within 0.64-1.36 at two standard errors; measured ratios: docs/VALIDATION.md);
  *  - pseudo-random at t_1: the spread is that standard error within a factor 2.
  */
-const S = 1024, BATCHES = 16, P = 3, Pt = 2, K1 = 2, W = P * K1;
-const X = [[1, 0.2, -0.5], [0.3, -1, 0.4], [-0.6, 0.5, 1], [0.8, 0.8, 0.1], [-0.2, -0.9, 0.7]];
+const S = 1024,
+  BATCHES = 16,
+  P = 3,
+  Pt = 2,
+  K1 = 2,
+  W = P * K1;
+const X = [
+  [1, 0.2, -0.5],
+  [0.3, -1, 0.4],
+  [-0.6, 0.5, 1],
+  [0.8, 0.8, 0.1],
+  [-0.2, -0.9, 0.7],
+];
 const Kx = inputKernel(X);
 const Fx = new GaussianSampler(Kx).factor;
 
@@ -55,7 +66,10 @@ describe('Monte Carlo sources: quasi-random at t = 0', () => {
     });
 
   it('later times stay pseudo-random: spread within a factor 2 of the Monte Carlo standard error', () => {
-    const { bias, ratio } = check(batchMeans(2, (x, s) => x.xiU[s * W + P + 1]), 1);
+    const { bias, ratio } = check(
+      batchMeans(2, (x, s) => x.xiU[s * W + P + 1]),
+      1,
+    );
     expect(bias).toBeLessThan(4);
     expect(ratio).toBeGreaterThan(0.5);
     expect(ratio).toBeLessThan(2);

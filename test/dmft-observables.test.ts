@@ -21,7 +21,11 @@ describe('lossAlongNtk (gradient flow along a recorded NTK path)', () => {
   // RK4 with 50 steps per interval (h <= 0.03, lambda_max / P ~ 1): global error ~ (h lambda / P)^4 ~ 1e-6 relative at most
   it('a constant path is the static-NTK curve (closed form by eigendecomposition)', () => {
     const lazy = lazyCurves(K0, P, cfg.data.y, undefined, { kind: 'flow', t }).trainLoss;
-    const path = lossAlongNtk(t, t.map(() => toRows(block(K0, 0, P, 0, P))), cfg.data.y);
+    const path = lossAlongNtk(
+      t,
+      t.map(() => toRows(block(K0, 0, P, 0, P))),
+      cfg.data.y,
+    );
     for (let k = 0; k < t.length; k++) expect(Math.abs(path[k] / lazy[k] - 1)).toBeLessThan(1e-6);
   });
 
@@ -30,7 +34,11 @@ describe('lossAlongNtk (gradient flow along a recorded NTK path)', () => {
     const tau = t.map((_, k) => t.slice(1, k + 1).reduce((acc, tk, j) => acc + ((tk - t[j]) * (s[j] + s[j + 1])) / 2, 0));
     const lazy = lazyCurves(K0, P, cfg.data.y, undefined, { kind: 'flow', t: tau }).trainLoss;
     const Ktt = toRows(block(K0, 0, P, 0, P));
-    const path = lossAlongNtk(t, s.map((v) => Ktt.map((row) => row.map((x) => v * x))), cfg.data.y);
+    const path = lossAlongNtk(
+      t,
+      s.map((v) => Ktt.map((row) => row.map((x) => v * x))),
+      cfg.data.y,
+    );
     for (let k = 0; k < t.length; k++) expect(Math.abs(path[k] / lazy[k] - 1)).toBeLessThan(1e-6);
     // and it is not the static curve at t itself
     expect(Math.abs(path[6] / lazyCurves(K0, P, cfg.data.y, undefined, { kind: 'flow', t }).trainLoss[6] - 1)).toBeGreaterThan(0.1);
@@ -63,9 +71,12 @@ describe('kernel swap (examples/kernel-swap.ts): which kernel carries a gap', ()
     const { simPath, swapped } = swapCurves(c, reference, other);
     for (const name of ['G^2', 'Phi^1', 'Phi^2']) close(swapped[name], simPath, 1e-12);
     // independently: the reported NTK plus 0.5 (G^1(t) - G^1(0)) o K^x on the train block
-    const P = c.data.X.length, Kx = initialKernels(allInputs(c), 2, 'linear').Phi[0];
+    const P = c.data.X.length,
+      Kx = initialKernels(allInputs(c), 2, 'linear').Phi[0];
     const moved = K.ntk.map((Kk, k) =>
-      Array.from({ length: P }, (_, a) => Array.from({ length: P }, (_, b) => Kk[a][b] + 0.5 * (K.G[0][k][a][b] - K.G[0][0][a][b]) * Kx.data[a * Kx.cols + b])),
+      Array.from({ length: P }, (_, a) =>
+        Array.from({ length: P }, (_, b) => Kk[a][b] + 0.5 * (K.G[0][k][a][b] - K.G[0][0][a][b]) * Kx.data[a * Kx.cols + b]),
+      ),
     );
     close(swapped['G^1'], lossAlongNtk(reference.t, moved, c.data.y), 1e-10);
     const last = simPath.length - 1;

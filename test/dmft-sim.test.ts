@@ -21,7 +21,10 @@ describe('deep-linear DMFT against simulated networks (reduced)', () => {
     const large = simulate(cfg, { width: 1000, seeds: 8, integrator: 'rk4', dt: 0.05 });
     const theory = solve(cfg, { times: large.t });
     const est = theory.meta.errorEstimate as number;
-    for (const [loss, sem] of [['trainLoss', 'trainLossSem'], ['testLoss', 'testLossSem']] as const)
+    for (const [loss, sem] of [
+      ['trainLoss', 'trainLossSem'],
+      ['testLoss', 'testLossSem'],
+    ] as const)
       large.t.forEach((_, i) => {
         const extrapolated = 2 * large[loss]![i] - small[loss]![i];
         const se = Math.hypot(2 * large[sem]![i], small[sem]![i]);

@@ -40,8 +40,14 @@ describe('dmft solve: method choice and refusals', () => {
   });
 
   it('refuses a method that does not fit the model, naming solver.method', () => {
-    expect(refusal(() => solve(cfg({ depth: 2 }, { solver: { method: 'two-layer' } })))).toMatchObject({ field: 'solver.method', reason: expect.stringMatching(/model.depth = 1/) });
-    expect(refusal(() => solve(cfg({}, { solver: { method: 'deep-linear' } })))).toMatchObject({ field: 'solver.method', reason: expect.stringMatching(/linear/) });
+    expect(refusal(() => solve(cfg({ depth: 2 }, { solver: { method: 'two-layer' } })))).toMatchObject({
+      field: 'solver.method',
+      reason: expect.stringMatching(/model.depth = 1/),
+    });
+    expect(refusal(() => solve(cfg({}, { solver: { method: 'deep-linear' } })))).toMatchObject({
+      field: 'solver.method',
+      reason: expect.stringMatching(/linear/),
+    });
   });
 
   it('refuses bad solver options by name', () => {
@@ -49,8 +55,13 @@ describe('dmft solve: method choice and refusals', () => {
     expect(refusal(() => cfg({}, { solver: { tol: -1 } }))).toMatchObject({ field: 'solver.tol' });
     expect(refusal(() => solve(cfg({}, { solver: { replicas: 'eight' } })))).toMatchObject({ field: 'solver.replicas' });
     expect(refusal(() => solve(cfg({}, { solver: { replicas: 1 } })))).toMatchObject({ field: 'solver.replicas' });
-    expect(refusal(() => solve(cfg({}, { solver: { damping: 0.5 } })))).toMatchObject({ field: 'solver.damping', reason: expect.stringMatching(/unknown option for method two-layer/) });
-    expect(refusal(() => solve(cfg({ activation: 'linear' }, { solver: { maxIterations: 0 } })))).toMatchObject({ field: 'solver.maxIterations' });
+    expect(refusal(() => solve(cfg({}, { solver: { damping: 0.5 } })))).toMatchObject({
+      field: 'solver.damping',
+      reason: expect.stringMatching(/unknown option for method two-layer/),
+    });
+    expect(refusal(() => solve(cfg({ activation: 'linear' }, { solver: { maxIterations: 0 } })))).toMatchObject({
+      field: 'solver.maxIterations',
+    });
     expect(refusal(() => solve(cfg({ activation: 'linear' }, { solver: { replicas: 4 } })))).toMatchObject({ field: 'solver.replicas' });
   });
 
@@ -66,7 +77,8 @@ describe('dmft solve: outputs', () => {
   it('opt-in kernels, alignment, predictions (deep-linear); alignment at t = 0 from the static NTK', () => {
     const c = cfg({ activation: 'linear', depth: 2 }, { output: { kernels: true, alignment: true, predictions: true } });
     const r = solve(c);
-    const n = 10, P = 6;
+    const n = 10,
+      P = 6;
     const k = r.kernels as { Phi: number[][][][]; G: number[][][][]; ntk: number[][][] };
     expect([k.Phi.length, k.Phi[0].length, k.Phi[0][0].length, k.Phi[0][0][0].length]).toEqual([2, 4, n, n]);
     expect(k.G.length).toBe(2);
@@ -76,7 +88,8 @@ describe('dmft solve: outputs', () => {
     // independent: A = y^T K y / (|K|_F |y|^2) of the train block of the t = 0 NTK
     const K0 = initialKernels(allInputs(c), 2, 'linear').ntk;
     const y = c.data.y;
-    let quad = 0, frob = 0;
+    let quad = 0,
+      frob = 0;
     for (let a = 0; a < P; a++)
       for (let b = 0; b < P; b++) {
         quad += y[a] * K0.data[a * n + b] * y[b];
@@ -91,8 +104,17 @@ describe('dmft solve: outputs', () => {
     const c = cfg({ activation: 'linear', depth: 2 }, { output: { kernels: true } });
     type Kernels = { Phi: number[][][][]; G: number[][][][]; ntk: number[][][] };
     const N = 1024;
-    const theory = solve(c).kernels as Kernels, sim = simulate(c, { width: N, seeds: 1, integrator: 'rk4' }).kernels as Kernels;
-    const shape = (k: Kernels) => [k.Phi.length, k.Phi[0].length, k.Phi[0][0].length, k.G.length, k.G[1].length, k.ntk.length, k.ntk[0].length];
+    const theory = solve(c).kernels as Kernels,
+      sim = simulate(c, { width: N, seeds: 1, integrator: 'rk4' }).kernels as Kernels;
+    const shape = (k: Kernels) => [
+      k.Phi.length,
+      k.Phi[0].length,
+      k.Phi[0][0].length,
+      k.G.length,
+      k.G[1].length,
+      k.ntk.length,
+      k.ntk[0].length,
+    ];
     expect(shape(sim)).toEqual(shape(theory));
     expect(shape(sim)).toEqual([2, 4, 10, 2, 4, 4, 10]);
     // an entry of a width-N Gram matrix fluctuates by ~ sqrt((K_aa K_bb + K_ab^2) / N) <= sqrt(2 / N) max_a K_aa
@@ -100,9 +122,11 @@ describe('dmft solve: outputs', () => {
     for (const which of ['Phi', 'G'] as const)
       for (let l = 0; l < 2; l++)
         for (let k = 0; k < 4; k++) {
-          const T = theory[which][l][k], S = sim[which][l][k];
+          const T = theory[which][l][k],
+            S = sim[which][l][k];
           const scale = Math.max(...T.map((row, a) => row[a]));
-          for (let a = 0; a < 10; a++) for (let b = 0; b < 10; b++) expect(Math.abs(S[a][b] - T[a][b])).toBeLessThan(6 * Math.sqrt(2 / N) * scale);
+          for (let a = 0; a < 10; a++)
+            for (let b = 0; b < 10; b++) expect(Math.abs(S[a][b] - T[a][b])).toBeLessThan(6 * Math.sqrt(2 / N) * scale);
         }
   });
 
@@ -125,7 +149,8 @@ describe('dmft solve command line', () => {
   const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 
   it('writes the INTERFACE result to --out', () => {
-    const file = join(dir, 'c.json'), out = join(dir, 'r.json');
+    const file = join(dir, 'c.json'),
+      out = join(dir, 'r.json');
     writeFileSync(file, JSON.stringify(raw({ activation: 'linear', depth: 3 })));
     const r = run(['solve', file, '--out', out]);
     expect(r.status).toBe(0);

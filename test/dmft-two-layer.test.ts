@@ -22,7 +22,10 @@ describe('two-layer DMFT (particles)', () => {
     expect(exact.meta.errorEstimate as number).toBeLessThan(1e-4);
     // THEORY.md section 5: sampling error O(1/sqrt(S)) (replica standard error, 4 sigma), plus the
     // deep-linear discretization error (< 1e-4 above); measured deviation ~0.1%, well inside.
-    for (const [key, semKey] of [['trainLoss', 'trainLossSem'], ['testLoss', 'testLossSem']] as const) {
+    for (const [key, semKey] of [
+      ['trainLoss', 'trainLossSem'],
+      ['testLoss', 'testLossSem'],
+    ] as const) {
       const s = sem(particles, semKey);
       particles[key]!.forEach((v, i) => expect(Math.abs(v - exact[key]![i])).toBeLessThanOrEqual(4 * s[i] + 1e-4 * exact[key]![i]));
     }
@@ -52,23 +55,31 @@ describe('two-layer DMFT (particles)', () => {
     // trajectories: their difference is the correction alone, within the combined sampling error (4 sigma,
     // THEORY.md section 5).
     const cfg = (controlVariate: boolean) => config('tanh', 0.1, { T: 6, record: 7 }, { samples: 8192, replicas: 8, controlVariate });
-    const plain = solve(cfg(false)), cv = solve(cfg(true));
+    const plain = solve(cfg(false)),
+      cv = solve(cfg(true));
     expect(plain.meta.controlVariate).toBe(false);
     expect(cv.meta.controlVariate).toBe(true);
     expect(cv.meta.errorEstimate as number).toBeLessThan((plain.meta.errorEstimate as number) / 2);
-    for (const [key, semKey] of [['trainLoss', 'trainLossSem'], ['testLoss', 'testLossSem']] as const) {
-      const sp = sem(plain, semKey), sc = sem(cv, semKey);
+    for (const [key, semKey] of [
+      ['trainLoss', 'trainLossSem'],
+      ['testLoss', 'testLossSem'],
+    ] as const) {
+      const sp = sem(plain, semKey),
+        sc = sem(cv, semKey);
       cv[key]!.forEach((v, i) => expect(Math.abs(v - plain[key]![i])).toBeLessThanOrEqual(4 * Math.hypot(sp[i], sc[i])));
     }
   });
 
   it('is reproducible: same seed, same numbers; another seed differs within the sampling error', () => {
     const cfg = (seed: number) => config('relu', 1, { T: 4, record: 5 }, { seed, samples: 4096 });
-    const a = solve(cfg(3)), b = solve(cfg(3)), c = solve(cfg(4));
+    const a = solve(cfg(3)),
+      b = solve(cfg(3)),
+      c = solve(cfg(4));
     expect(a.trainLoss).toEqual(b.trainLoss);
     expect(a.testLoss).toEqual(b.testLoss);
     expect(c.trainLoss[4]).not.toEqual(a.trainLoss[4]);
-    const sa = sem(a, 'trainLossSem'), sc = sem(c, 'trainLossSem');
+    const sa = sem(a, 'trainLossSem'),
+      sc = sem(c, 'trainLossSem');
     a.trainLoss.forEach((v, i) => expect(Math.abs(v - c.trainLoss[i])).toBeLessThanOrEqual(5 * Math.hypot(sa[i], sc[i]) + 1e-12));
   });
 });

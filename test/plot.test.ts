@@ -24,7 +24,8 @@ const write = (name: string, value: unknown) => {
 /** Well-formed XML: every tag closed in order, one root, no stray '<' or '&'. Returns the tag count. */
 function checkXml(svg: string): number {
   const stack: string[] = [];
-  let tags = 0, roots = 0;
+  let tags = 0,
+    roots = 0;
   const body = svg.replace(/^<\?xml[^>]*\?>\s*/, '');
   const re = /<(\/?)([A-Za-z][\w:.-]*)((?:\s+[\w:.-]+="[^"<]*")*)\s*(\/?)>|([^<]+)|(<)/g;
   for (const m of body.matchAll(re)) {
@@ -51,11 +52,13 @@ function checkXml(svg: string): number {
 /** Paths drawn by marks of one type (vega writes <g class="mark-line role-mark ..."> around each). */
 function markPaths(svg: string, mark: string): number {
   let n = 0;
-  for (const m of svg.matchAll(new RegExp(`<g class="mark-${mark} role-mark[^"]*"[^>]*>(.*?)</g>`, 'g'))) n += (m[1].match(/<path /g) ?? []).length;
+  for (const m of svg.matchAll(new RegExp(`<g class="mark-${mark} role-mark[^"]*"[^>]*>(.*?)</g>`, 'g')))
+    n += (m[1].match(/<path /g) ?? []).length;
   return n;
 }
 const texts = (svg: string) => [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1].replace(/&amp;/g, '&'));
-const legendLabels = (svg: string) => [...svg.matchAll(/<g class="mark-text role-legend-label"[^>]*>(.*?)<\/g>/g)].flatMap((m) => texts(m[1]));
+const legendLabels = (svg: string) =>
+  [...svg.matchAll(/<g class="mark-text role-legend-label"[^>]*>(.*?)<\/g>/g)].flatMap((m) => texts(m[1]));
 const svgSize = (svg: string) => {
   const m = /^<svg[^>]* width="(\d+)" height="(\d+)"/.exec(svg)!;
   return { width: Number(m[1]), height: Number(m[2]) };
@@ -64,24 +67,36 @@ const svgSize = (svg: string) => {
 /** A PNG's IHDR size and its pixels as gray levels (8-bit RGB or RGBA, non-interlaced, as resvg writes). */
 function decodePng(png: Buffer) {
   expect(png.subarray(0, 8)).toEqual(Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]));
-  const width = png.readUInt32BE(16), height = png.readUInt32BE(20), depth = png[24], type = png[25];
+  const width = png.readUInt32BE(16),
+    height = png.readUInt32BE(20),
+    depth = png[24],
+    type = png[25];
   expect(png.toString('latin1', 12, 16)).toBe('IHDR');
   expect(depth).toBe(8);
   const channels = type === 6 ? 4 : type === 2 ? 3 : NaN;
   const idat: Buffer[] = [];
-  for (let o = 8; o < png.length; ) {
-    const len = png.readUInt32BE(o), kind = png.toString('latin1', o + 4, o + 8);
+  for (let o = 8; o < png.length;) {
+    const len = png.readUInt32BE(o),
+      kind = png.toString('latin1', o + 4, o + 8);
     if (kind === 'IDAT') idat.push(png.subarray(o + 8, o + 8 + len));
     o += 12 + len;
   }
   const raw = inflateSync(Buffer.concat(idat));
-  const stride = width * channels, gray = new Uint8Array(width * height);
+  const stride = width * channels,
+    gray = new Uint8Array(width * height);
   let prev = new Uint8Array(stride);
   for (let y = 0; y < height; y++) {
-    const f = raw[y * (stride + 1)], line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1)), cur = new Uint8Array(stride);
+    const f = raw[y * (stride + 1)],
+      line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1)),
+      cur = new Uint8Array(stride);
     for (let i = 0; i < stride; i++) {
-      const a = i >= channels ? cur[i - channels] : 0, b = prev[i], c = i >= channels ? prev[i - channels] : 0;
-      const p = a + b - c, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+      const a = i >= channels ? cur[i - channels] : 0,
+        b = prev[i],
+        c = i >= channels ? prev[i - channels] : 0;
+      const p = a + b - c,
+        pa = Math.abs(p - a),
+        pb = Math.abs(p - b),
+        pc = Math.abs(p - c);
       const pred = [0, a, b, (a + b) >> 1, pa <= pb && pa <= pc ? a : pb <= pc ? b : c][f];
       cur[i] = (line[i] + pred) & 255;
     }
@@ -120,7 +135,14 @@ const hist = (shift: number) => {
   const dens = (s: number) => edges.slice(1).map((e) => Math.exp(-((e - 0.15 - s) ** 2) / 2) / Math.sqrt(2 * Math.PI));
   return { edges, initial: dens(0), final: dens(shift) };
 };
-const solved = { ...lazy, meta: { method: 'two-layer' }, histograms: [{ layer: 1, ...hist(0.3) }, { layer: 2, ...hist(-0.3) }] };
+const solved = {
+  ...lazy,
+  meta: { method: 'two-layer' },
+  histograms: [
+    { layer: 1, ...hist(0.3) },
+    { layer: 2, ...hist(-0.3) },
+  ],
+};
 
 describe('plot specs rendered to SVG', () => {
   it('loss: one line per curve, SEM bands where a result has SEMs (top-level or meta.samplingError), axis titles and a legend per result', async () => {
@@ -135,7 +157,13 @@ describe('plot specs rendered to SVG', () => {
     expect(markPaths(svg, 'area')).toBe(3);
     const t = texts(svg);
     for (const title of ['t', 'loss', 'train loss', 'test loss', 'Learning curves']) expect(t).toContain(title);
-    expect(legendLabels(svg)).toEqual(['static NTK', 'simulate N=256, 4 seeds', 'Monte Carlo DMFT', 'theory (N = ∞)', 'simulation (± SEM)']);
+    expect(legendLabels(svg)).toEqual([
+      'static NTK',
+      'simulate N=256, 4 seeds',
+      'Monte Carlo DMFT',
+      'theory (N = ∞)',
+      'simulation (± SEM)',
+    ]);
   });
 
   it('loss --log: a log y axis; zero losses are dropped, not drawn at -infinity', async () => {
@@ -155,7 +183,10 @@ describe('plot specs rendered to SVG', () => {
     const spec = plotSpec([lazy, lazy, sim], 'loss', { names: ['a.json', 'b.json', 's.json'] }) as any;
     const line = spec.spec.layer.find((l: any) => l.mark.type === 'line');
     expect(line.encoding.color.scale.domain).toEqual(['static NTK (a.json)', 'static NTK (b.json)', 'simulate N=256, 4 seeds']);
-    expect(line.encoding.strokeDash.scale.range).toEqual([[1, 0], [5, 3]]);
+    expect(line.encoding.strokeDash.scale.range).toEqual([
+      [1, 0],
+      [5, 3],
+    ]);
     expect(spec.spec.layer.find((l: any) => l.mark.type === 'point').transform[0].filter).toBe("datum.source === 'simulation'");
     // theory lines each thinner than the one before, simulations thin
     const widths = new Map(spec.data.values.map((r: any) => [r.series, r.lw]));
@@ -163,7 +194,10 @@ describe('plot specs rendered to SVG', () => {
     // results that carry their config are told apart by the values that differ
     const withConfig = (gamma0: number) => ({ ...lazy, config: { model: { depth: 1, gamma0 }, train: { T: 4 } } });
     const labelled = plotSpec([withConfig(0.5), withConfig(2)], 'loss', { names: ['a.json', 'b.json'] }) as any;
-    expect(labelled.spec.layer.find((l: any) => l.mark.type === 'line').encoding.color.scale.domain).toEqual(['static NTK (model.gamma0=0.5)', 'static NTK (model.gamma0=2)']);
+    expect(labelled.spec.layer.find((l: any) => l.mark.type === 'line').encoding.color.scale.domain).toEqual([
+      'static NTK (model.gamma0=0.5)',
+      'static NTK (model.gamma0=2)',
+    ]);
   });
 
   it('kernels: a heat map per kernel and chosen time (indices or t values), the time on each row', async () => {
@@ -206,12 +240,21 @@ describe('plot specs rendered to SVG', () => {
       throw new Error('not refused');
     };
     const { kernels: _k, alignment: _a, ...bare } = lazy;
-    refused(() => plotSpec([lazy, bare], 'kernels', { names: ['ok.json', 'bare.json'] }), 'bare.json: no kernels (run with "output": {"kernels": true})');
+    refused(
+      () => plotSpec([lazy, bare], 'kernels', { names: ['ok.json', 'bare.json'] }),
+      'bare.json: no kernels (run with "output": {"kernels": true})',
+    );
     refused(() => plotSpec([bare], 'alignment'), 'results[0]: no alignment (run with "output": {"alignment": true})');
-    refused(() => plotSpec([lazy], 'histograms', { names: ['lazy.json'] }), 'lazy.json: no histograms (run `dmft solve` with "output": {"histograms": true}; simulate and the static NTK do not produce them)');
+    refused(
+      () => plotSpec([lazy], 'histograms', { names: ['lazy.json'] }),
+      'lazy.json: no histograms (run `dmft solve` with "output": {"histograms": true}; simulate and the static NTK do not produce them)',
+    );
     refused(() => plotSpec([{ t: [0] }], 'loss', { names: ['x.json'] }), 'x.json: no trainLoss (not a dmft result)');
     refused(() => plotSpec([lazy], 'heat'), '--kind: expected one of loss, kernels, alignment, histograms, got "heat"');
-    refused(() => plotSpec([lazy], 'kernels', { times: ['99'], names: ['l.json'] }), `--times: index 99 is out of range: l.json has ${T} recorded times (indices 0..${T - 1})`);
+    refused(
+      () => plotSpec([lazy], 'kernels', { times: ['99'], names: ['l.json'] }),
+      `--times: index 99 is out of range: l.json has ${T} recorded times (indices 0..${T - 1})`,
+    );
   });
 
   it('--times tokens: indices, negative indices, first/last, nearest t for values with a decimal point', () => {
@@ -225,7 +268,15 @@ describe('plot specs rendered to SVG', () => {
 describe('PNG', () => {
   it('decodes to the requested width, the height in proportion, with the text drawn (a font is loaded)', async () => {
     // a figure that is only a title: its pixels are dark only if the font rendered
-    const title = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title: { text: 'WWWW MMMM', fontSize: 30 }, width: 300, height: 10, mark: 'point', data: { values: [] }, config: { view: { stroke: null } } } as any;
+    const title = {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      title: { text: 'WWWW MMMM', fontSize: 30 },
+      width: 300,
+      height: 10,
+      mark: 'point',
+      data: { values: [] },
+      config: { view: { stroke: null } },
+    } as any;
     const svg = svgSize(await renderSvg(title));
     const png = decodePng(await renderPng(title, 640));
     expect(png.width).toBe(640);
@@ -259,8 +310,14 @@ describe('dmft plot', () => {
 
   it('refuses with one line and exit 2: missing field, unknown kind, unreadable or non-JSON file, another extension', () => {
     const cases: [string[], string][] = [
-      [['sim.json', '--kind', 'histograms'], 'sim.json: no histograms (run `dmft solve` with "output": {"histograms": true}; simulate and the static NTK do not produce them)'],
-      [[write('bare.json', { t: [0, 1], trainLoss: [1, 0.5], meta: { method: 'static-ntk' } }), '--kind', 'kernels'], 'bare.json: no kernels (run with "output": {"kernels": true})'],
+      [
+        ['sim.json', '--kind', 'histograms'],
+        'sim.json: no histograms (run `dmft solve` with "output": {"histograms": true}; simulate and the static NTK do not produce them)',
+      ],
+      [
+        [write('bare.json', { t: [0, 1], trainLoss: [1, 0.5], meta: { method: 'static-ntk' } }), '--kind', 'kernels'],
+        'bare.json: no kernels (run with "output": {"kernels": true})',
+      ],
       [['lazy.json', '--kind', 'surface'], '--kind: expected one of loss, kernels, alignment, histograms, got "surface"'],
       [['missing.json'], 'missing.json: cannot read file (no such file)'],
       [[], 'RESULT: give result JSON files, or --sweep DIR'],
@@ -271,7 +328,11 @@ describe('dmft plot', () => {
       expect(r.err.trim().split('\n')).toHaveLength(1);
     }
     const broken = dmft('plot', write('broken.json', '{"t": ['), '--out', 'x.svg');
-    expect([broken.code, broken.err.startsWith('dmft: broken.json: not JSON ('), broken.err.trim().split('\n').length]).toEqual([2, true, 1]);
+    expect([broken.code, broken.err.startsWith('dmft: broken.json: not JSON ('), broken.err.trim().split('\n').length]).toEqual([
+      2,
+      true,
+      1,
+    ]);
     const r = dmft('plot', 'lazy.json', '--out', 'fig.pdf');
     expect([r.code, r.err]).toEqual([2, 'dmft: --out: expected a file ending in .svg or .png, got "fig.pdf"\n']);
   });
@@ -279,7 +340,11 @@ describe('dmft plot', () => {
 
 describe('dmft plot --sweep', () => {
   const sweep = {
-    base: { data: { synthetic: { kind: 'single-index', P: 6, Ptest: 4, D: 4, seed: 1 } }, model: { depth: 1, activation: 'tanh', gamma0: 1 }, train: { T: 4, record: 9 } },
+    base: {
+      data: { synthetic: { kind: 'single-index', P: 6, Ptest: 4, D: 4, seed: 1 } },
+      model: { depth: 1, activation: 'tanh', gamma0: 1 },
+      train: { T: 4, record: 9 },
+    },
     run: { kind: 'lazy' },
     grid: { 'data.synthetic.P': [4, 6, 8], 'model.activation': ['tanh', 'relu'] },
   };
@@ -303,10 +368,13 @@ describe('dmft plot --sweep', () => {
     expect(texts(svg)).toEqual(expect.arrayContaining(['tanh', 'relu', 'model.activation']));
     expect(legendLabels(svg)).toEqual(['data.synthetic.P=4', 'data.synthetic.P=6', 'data.synthetic.P=8']);
     r = dmft('plot', '--sweep', 'sw', '--x', 'model.gamma0', '--out', 'x.svg');
-    expect([r.code, r.err]).toEqual([2, 'dmft: --x: "model.gamma0" is not an axis of the sweep (axes: kind, data.synthetic.P, model.activation)\n']);
+    expect([r.code, r.err]).toEqual([
+      2,
+      'dmft: --x: "model.gamma0" is not an axis of the sweep (axes: kind, data.synthetic.P, model.activation)\n',
+    ]);
   });
 
-  it('--curves: every point\'s train and test curves; a later line for a point replaces an earlier one', () => {
+  it("--curves: every point's train and test curves; a later line for a point replaces an earlier one", () => {
     const file = join(dir, 'sw', 'results.jsonl');
     const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
     const failed = { ...JSON.parse(lines[0]), result: undefined, error: 'boom' };
@@ -328,18 +396,32 @@ describe('dmft plot --sweep', () => {
       kind: String(params.kind),
       params,
       seconds: 1,
-      result: { t: [0, 1], trainLoss: [1, loss], testLoss: [1, 2 * loss], ...(sem ? { width: params.width, seeds: 4, trainLossSem: [0, sem], testLossSem: [0, sem] } : {}), meta: { method: String(params.kind) } },
+      result: {
+        t: [0, 1],
+        trainLoss: [1, loss],
+        testLoss: [1, 2 * loss],
+        ...(sem ? { width: params.width, seeds: 4, trainLossSem: [0, sem], testLossSem: [0, sem] } : {}),
+        meta: { method: String(params.kind) },
+      },
     });
-    const records = [rec(0, { kind: 'solve' }, 0.1), rec(1, { kind: 'simulate', width: 100 }, 0.2, 0.01), rec(2, { kind: 'simulate', width: 200 }, 0.15, 0.01)];
+    const records = [
+      rec(0, { kind: 'solve' }, 0.1),
+      rec(1, { kind: 'simulate', width: 100 }, 0.2, 0.01),
+      rec(2, { kind: 'simulate', width: 200 }, 0.15, 0.01),
+    ];
     const svg = await renderSvg(sweepSpec(records));
     checkXml(svg);
     expect(markPaths(svg, 'line')).toBe(2); // simulate, train and test
-    const rules = [...svg.matchAll(/<g class="mark-rule role-mark[^"]*"[^>]*>(.*?)<\/g>/g)].flatMap((m) => m[1].match(/<line [^>]*>/g) ?? []);
+    const rules = [...svg.matchAll(/<g class="mark-rule role-mark[^"]*"[^>]*>(.*?)<\/g>/g)].flatMap(
+      (m) => m[1].match(/<line [^>]*>/g) ?? [],
+    );
     // the solve point: a dashed rule per panel; error bars: a solid rule per simulated point and panel
     expect(rules.filter((l) => l.includes('stroke-dasharray="6,4"'))).toHaveLength(2);
     expect(rules.filter((l) => !l.includes('stroke-dasharray'))).toHaveLength(4);
     expect(texts(svg)).toContain('width');
     expect(texts(svg)).toContain('3 points; dashed: points without width; error bars ± SEM');
-    expect(() => sweepSpec([{ ...records[0], result: undefined, error: 'x' }])).toThrow('results.jsonl: no finished points to plot (1 record, 1 failed)');
+    expect(() => sweepSpec([{ ...records[0], result: undefined, error: 'x' }])).toThrow(
+      'results.jsonl: no finished points to plot (1 record, 1 failed)',
+    );
   });
 });

@@ -10,15 +10,54 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 describe('public API', () => {
   it('exports what users call and not the internals', () => {
-    for (const name of ['parseConfig', 'solve', 'solveLazy', 'solveWorkers', 'simulate', 'simulateWorkers', 'initialKernels', 'plotSpec', 'sweepSpec', 'stream', 'InputError', 'DivergenceError', 'configRecord', 'curvesCsv'])
+    for (const name of [
+      'parseConfig',
+      'solve',
+      'solveLazy',
+      'solveWorkers',
+      'simulate',
+      'simulateWorkers',
+      'initialKernels',
+      'plotSpec',
+      'sweepSpec',
+      'stream',
+      'InputError',
+      'DivergenceError',
+      'configRecord',
+      'curvesCsv',
+    ])
       expect(typeof (api as Record<string, unknown>)[name], name).toBe('function');
-    for (const name of ['marchReplica', 'replicaBytes', 'CausalFactor', 'trapezoidWeights', 'combineReplicas', 'planMonteCarlo', 'Network', 'LowRankStepper', 'crossDots', 'createPool'])
+    for (const name of [
+      'marchReplica',
+      'replicaBytes',
+      'CausalFactor',
+      'trapezoidWeights',
+      'combineReplicas',
+      'planMonteCarlo',
+      'Network',
+      'LowRankStepper',
+      'crossDots',
+      'createPool',
+    ])
       expect((api as Record<string, unknown>)[name], name).toBeUndefined();
-    expect(Object.keys(workers).sort()).toEqual(['Pool', 'TaskError', 'createPool', 'exposeWorker', 'mcPool', 'simPool', 'simulateParallel', 'sweepPool']);
+    expect(Object.keys(workers).sort()).toEqual([
+      'Pool',
+      'TaskError',
+      'createPool',
+      'exposeWorker',
+      'mcPool',
+      'simPool',
+      'simulateParallel',
+      'sweepPool',
+    ]);
   });
 
   it('solves, simulates and closes a pool through the entry alone', async () => {
-    const cfg = api.parseConfig({ data: { synthetic: { kind: 'linear', P: 6, D: 4, Ptest: 2, seed: 1 } }, model: { depth: 1, activation: 'tanh', gamma0: 0.5 }, train: { T: 2, record: 3 } });
+    const cfg = api.parseConfig({
+      data: { synthetic: { kind: 'linear', P: 6, D: 4, Ptest: 2, seed: 1 } },
+      model: { depth: 1, activation: 'tanh', gamma0: 0.5 },
+      train: { T: 2, record: 3 },
+    });
     const theory = api.solve(cfg);
     const lazy = api.solveLazy(cfg);
     expect(theory.meta.method).toBe('two-layer');
@@ -33,7 +72,8 @@ describe('public API', () => {
   });
 
   it('resolves by package name, as an installed package does (the exports map)', () => {
-    const code = "const m = await import('dmft-learning'); const w = await import('dmft-learning/workers'); console.log(typeof m.solve, typeof w.createPool)";
+    const code =
+      "const m = await import('dmft-learning'); const w = await import('dmft-learning/workers'); console.log(typeof m.solve, typeof w.createPool)";
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.stdout.trim()).toBe('function function');

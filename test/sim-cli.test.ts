@@ -27,7 +27,22 @@ writeFileSync(file, JSON.stringify(config));
 describe('dmft simulate', () => {
   it('writes the INTERFACE result with width, seeds and standard errors, equal to the library', () => {
     const out = join(dir, 'res.json');
-    const r = dmft(['simulate', file, '--width', '32', '--seeds', '3', '--integrator', 'rk4', '--dt', '0.05', '--workers', '2', '--out', out]);
+    const r = dmft([
+      'simulate',
+      file,
+      '--width',
+      '32',
+      '--seeds',
+      '3',
+      '--integrator',
+      'rk4',
+      '--dt',
+      '0.05',
+      '--workers',
+      '2',
+      '--out',
+      out,
+    ]);
     expect(r.code).toBe(0);
     expect(r.out).toBe('');
     const res = JSON.parse(readFileSync(out, 'utf8'));
@@ -79,6 +94,7 @@ describe('dmft simulate', () => {
   it('--help documents every option', () => {
     const r = dmft(['simulate', '--help']);
     expect(r.code).toBe(0);
-    for (const o of ['--width <N>', '--seeds <S>', '--integrator <name>', '--dt <h>', '--tol <x>', '--workers <W>', '--out <file>']) expect(r.out).toContain(o);
+    for (const o of ['--width <N>', '--seeds <S>', '--integrator <name>', '--dt <h>', '--tol <x>', '--workers <W>', '--out <file>'])
+      expect(r.out).toContain(o);
   });
 });

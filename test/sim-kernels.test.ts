@@ -24,7 +24,8 @@ describe('empirical kernels at t = 0 approach the infinite-width kernels like 1/
   const want = [...theory.Phi.slice(1), ...theory.G.slice(1, 3), theory.ntk].map((k) => Array.from(k.data));
 
   function rms(N: number, seeds: number): number {
-    let s = 0, n = 0;
+    let s = 0,
+      n = 0;
     for (let seed = 0; seed < seeds; seed++) {
       const k = simulateNetwork(cfg, { width: N, seed, times: [0] }).kernels![0];
       const got = [...k.Phi, ...k.G, k.ntk].map((m) => m.flat());
@@ -41,10 +42,14 @@ describe('empirical kernels at t = 0 approach the infinite-width kernels like 1/
   it('RMS error ~ N^(-1/2), tanh, L = 2, train and test points', () => {
     const Ns = [64, 256, 1024, 4096];
     const errs = Ns.map((N) => rms(N, N === 4096 ? 4 : 12));
-    const x = Ns.map(Math.log), y = errs.map(Math.log);
-    const mx = x.reduce((a, b) => a + b) / x.length, my = y.reduce((a, b) => a + b) / y.length;
+    const x = Ns.map(Math.log),
+      y = errs.map(Math.log);
+    const mx = x.reduce((a, b) => a + b) / x.length,
+      my = y.reduce((a, b) => a + b) / y.length;
     const slope = x.reduce((a, xi, i) => a + (xi - mx) * (y[i] - my), 0) / x.reduce((a, xi) => a + (xi - mx) ** 2, 0);
-    console.log(`kernel RMS error: ${Ns.map((N, i) => `N=${N}: ${errs[i].toExponential(2)} (x sqrt N = ${(errs[i] * Math.sqrt(N)).toFixed(3)})`).join(', ')}; slope ${slope.toFixed(3)}`);
+    console.log(
+      `kernel RMS error: ${Ns.map((N, i) => `N=${N}: ${errs[i].toExponential(2)} (x sqrt N = ${(errs[i] * Math.sqrt(N)).toFixed(3)})`).join(', ')}; slope ${slope.toFixed(3)}`,
+    );
     expect(slope).toBeGreaterThan(-0.65);
     expect(slope).toBeLessThan(-0.35);
     expect(errs[3]).toBeLessThan(0.05);

@@ -48,15 +48,21 @@ describe('kinked activations: fixed-step RK4 by default (train.ts defaultIntegra
   // ~2e-4 for L = 2 at N = 200; the run at h/4 carries a quarter of it. We require 2e-3 at every time, an
   // order of magnitude above the estimate and well below 1%. (A tight-tolerance ck is no reference here:
   // its step collapses at the crossings.)
-  for (const [depth, width] of [[1, 400], [2, 200]])
+  for (const [depth, width] of [
+    [1, 400],
+    [2, 200],
+  ])
     it(`relu L = ${depth}, N = ${width}: rk4 at the default dt agrees with rk4 at dt/4 to 0.2%`, () => {
       const cfg = config('relu', depth);
       const a = simulateNetwork(cfg, { width, seed: 0 });
       const b = simulateNetwork(cfg, { width, seed: 0, dt: DEFAULT_DT / 4 });
       expect(a.integrator).toBe('rk4');
       expect(a.steps).toBe(Math.round(5 / DEFAULT_DT));
-      const train = maxRel(a.trainLoss, b.trainLoss), test = maxRel(a.testLoss!, b.testLoss!);
-      console.log(`relu L=${depth} N=${width}: rk4 dt=${DEFAULT_DT} vs dt/4, max rel train ${train.toExponential(2)}, test ${test.toExponential(2)}`);
+      const train = maxRel(a.trainLoss, b.trainLoss),
+        test = maxRel(a.testLoss!, b.testLoss!);
+      console.log(
+        `relu L=${depth} N=${width}: rk4 dt=${DEFAULT_DT} vs dt/4, max rel train ${train.toExponential(2)}, test ${test.toExponential(2)}`,
+      );
       expect(train).toBeLessThan(2e-3);
       expect(test).toBeLessThan(2e-3);
       // the losses moved by far more than the tolerance, so the comparison can fail

@@ -17,7 +17,9 @@ function config(depth: number, gamma0: number) {
 function motion(cfg: ReturnType<typeof config>, run: NetworkRun): { dev: number; lazy: number[] } {
   const K = fromRows(run.kernels![0].ntk);
   const lazy = lazyCurves(K, cfg.data.X.length, cfg.data.y, cfg.data.ytest, { kind: 'flow', t: run.t });
-  const dev = Math.max(...run.t.flatMap((_, k) => [Math.abs(run.trainLoss[k] - lazy.trainLoss[k]), Math.abs(run.testLoss![k] - lazy.testLoss![k])]));
+  const dev = Math.max(
+    ...run.t.flatMap((_, k) => [Math.abs(run.trainLoss[k] - lazy.trainLoss[k]), Math.abs(run.testLoss![k] - lazy.testLoss![k])]),
+  );
   return { dev, lazy: lazy.trainLoss };
 }
 
@@ -31,7 +33,8 @@ describe('gamma0 -> 0: the lazy (static NTK) dynamics of THEORY.md section 2', (
     // the loss, independent of gamma0 in f-space) is far below the gaps (~1e-4). A gap that does not
     // vanish with gamma0 gives ratios ~ 1; a wrong second-order term shows up as ratios ~ 1/4.
     for (const depth of [1, 2]) {
-      const gap = (g: number) => motion(config(depth, g), simulateNetwork(config(depth, g), { width: 256, seed: 1, integrator: 'rk4' })).dev;
+      const gap = (g: number) =>
+        motion(config(depth, g), simulateNetwork(config(depth, g), { width: 256, seed: 1, integrator: 'rk4' })).dev;
       const g0 = [0.005, 0.0025, 0.00125];
       const gaps = g0.map(gap);
       console.log(`lazy gap L=${depth}: gamma0 ${g0.join(', ')} -> ${gaps.map((g) => g.toExponential(2)).join(', ')}`);
@@ -47,7 +50,9 @@ describe('gamma0 -> 0: the lazy (static NTK) dynamics of THEORY.md section 2', (
     // the first is at most the largest per-seed kernel-motion gap (measured); the second is the seed
     // scatter of the finite-N NTK, 4 standard errors, plus the O(1/N) bias of a loss that is smooth in the
     // kernel, bounded by 10 Loss(0) / N for O(1) kernels.
-    const N = 4096, S = 8, cfg = config(1, 0.05);
+    const N = 4096,
+      S = 8,
+      cfg = config(1, 0.05);
     const runs = Array.from({ length: S }, (_, seed) => simulateNetwork(cfg, { width: N, seed, integrator: 'rk4' }));
     const lazyInf = solveLazy(cfg).trainLoss;
     const m = runs.map((r) => motion(cfg, r));
@@ -62,6 +67,8 @@ describe('gamma0 -> 0: the lazy (static NTK) dynamics of THEORY.md section 2', (
       worst = Math.max(worst, Math.abs(sim - want) / tol);
       expect(Math.abs(sim - want)).toBeLessThan(tol);
     });
-    console.log(`lazy ensemble N=${N}, S=${S}, gamma0=0.05: motion gap ${gap.toExponential(2)}, worst |mean - lazy| / tolerance ${worst.toFixed(3)}`);
+    console.log(
+      `lazy ensemble N=${N}, S=${S}, gamma0=0.05: motion gap ${gap.toExponential(2)}, worst |mean - lazy| / tolerance ${worst.toFixed(3)}`,
+    );
   });
 });

@@ -59,7 +59,8 @@ describe('network gradients (THEORY.md section 1)', () => {
 describe('low-rank Runge-Kutta step', () => {
   /** One step of the textbook scheme on the dense velocity: theta + h sum b_s k_s, k_s = F(theta + h a_s k_{s-1}). */
   function denseStep(net: Network, theta: Float64Array, h: number, tab: typeof RK4): Float64Array {
-    const n = paramCount(net.shape), U = new Float64Array(net.P * net.shape.N);
+    const n = paramCount(net.shape),
+      U = new Float64Array(net.P * net.shape.N);
     const F = (x: Float64Array) => {
       const v = new Float64Array(n);
       net.velocity(paramViews(x, net.shape), paramViews(v, net.shape), U);
@@ -76,7 +77,10 @@ describe('low-rank Runge-Kutta step', () => {
 
   // Both compute the same arithmetic up to the order of summation: agreement to ~1e-13 of the
   // increment; 1e-10 leaves room for cancellation, while any wrong stage or factor is O(h) off.
-  for (const [name, tab] of [['RK4', RK4], ['Euler (gradient descent)', EULER]] as const)
+  for (const [name, tab] of [
+    ['RK4', RK4],
+    ['Euler (gradient descent)', EULER],
+  ] as const)
     for (const depth of [1, 2, 3])
       it(`${name}, L = ${depth}: equals the dense step`, () => {
         const { net, theta } = setup(depth, 'tanh', 9);
@@ -102,7 +106,14 @@ describe('blocked matrix kernels equal the plain loops (every remainder path), s
   }
   // same sums in another order: agreement to rounding, 1e-12 of the O(10) magnitudes. Sizes cover odd
   // row lengths (a scalar column), point counts off the blocks of 5 and ranks off the blocks of 4 and 8.
-  const sizes = [[7, 9, 13, 19], [6, 5, 4, 8], [3, 11, 1, 3], [2, 1, 6, 1], [8, 16, 10, 40], [4, 2, 0, 0]];
+  const sizes = [
+    [7, 9, 13, 19],
+    [6, 5, 4, 8],
+    [3, 11, 1, 3],
+    [2, 1, 6, 1],
+    [8, 16, 10, 40],
+    [4, 2, 0, 0],
+  ];
   for (const [path, alloc] of paths)
     for (const [rows, cols, n, R] of sizes)
       it(`${path}: rows ${rows}, cols ${cols}, ${n} points, rank ${R}`, () => {
@@ -111,38 +122,56 @@ describe('blocked matrix kernels equal the plain loops (every remainder path), s
           b.set(a);
           return b;
         };
-        const W = from(rand(rows * cols, 1)), x = from(rand(n * cols, 2)), U = from(rand(R * rows, 3)), V = from(rand(R * cols, 4));
+        const W = from(rand(rows * cols, 1)),
+          x = from(rand(n * cols, 2)),
+          U = from(rand(R * rows, 3)),
+          V = from(rand(R * cols, 4));
         // pair dot products and axpys of rows i and k = last row, and of a row with itself
-        for (const [i, k] of [[1, rows - 1], [rows - 1, rows - 1]]) {
-          const s1 = alloc(n), s2 = alloc(n), acc = from(rand(n * cols, 7));
+        for (const [i, k] of [
+          [1, rows - 1],
+          [rows - 1, rows - 1],
+        ]) {
+          const s1 = alloc(n),
+            s2 = alloc(n),
+            acc = from(rand(n * cols, 7));
           const acc0 = Float64Array.from(acc);
           pairDots(W, i * cols, k * cols, cols, x, n, s1, s2);
           pairAxpy(W, i * cols, k * cols, cols, s1, s2, n, acc);
           for (let mu = 0; mu < n; mu++) {
-            let a = 0, b = 0;
+            let a = 0,
+              b = 0;
             for (let j = 0; j < cols; j++) {
               a += W[i * cols + j] * x[mu * cols + j];
               b += W[k * cols + j] * x[mu * cols + j];
             }
             expect(s1[mu]).toBeCloseTo(a, 12);
             expect(s2[mu]).toBeCloseTo(b, 12);
-            for (let j = 0; j < cols; j++) expect(acc[mu * cols + j]).toBeCloseTo(acc0[mu * cols + j] + a * W[i * cols + j] + b * W[k * cols + j], 12);
+            for (let j = 0; j < cols; j++)
+              expect(acc[mu * cols + j]).toBeCloseTo(acc0[mu * cols + j] + a * W[i * cols + j] + b * W[k * cols + j], 12);
           }
         }
         // cross dot products of the R rows of V with the n points
         const C = alloc(R * n);
         crossDots(V, R, x, n, cols, C);
         for (let r = 0; r < R; r++)
-          for (let mu = 0; mu < n; mu++) expect(C[r * n + mu]).toBeCloseTo(V.subarray(r * cols, (r + 1) * cols).reduce((acc2, v, j) => acc2 + v * x[mu * cols + j], 0), 12);
+          for (let mu = 0; mu < n; mu++)
+            expect(C[r * n + mu]).toBeCloseTo(
+              V.subarray(r * cols, (r + 1) * cols).reduce((acc2, v, j) => acc2 + v * x[mu * cols + j], 0),
+              12,
+            );
         // rank-R update
-        const M = from(rand(rows * cols, 5)), want = Float64Array.from(M);
-        for (let r = 0; r < R; r++) for (let a = 0; a < rows; a++) for (let j = 0; j < cols; j++) want[a * cols + j] += U[r * rows + a] * V[r * cols + j];
+        const M = from(rand(rows * cols, 5)),
+          want = Float64Array.from(M);
+        for (let r = 0; r < R; r++)
+          for (let a = 0; a < rows; a++) for (let j = 0; j < cols; j++) want[a * cols + j] += U[r * rows + a] * V[r * cols + j];
         addLowRank(M, rows, cols, U, V, R);
         for (let e = 0; e < M.length; e++) expect(M[e]).toBeCloseTo(want[e], 12);
         // out_mu += sum_r C[r n + mu] V_r, C with room for a row of zeros
-        const out = from(rand(n * cols, 8)), C2 = from(rand((R + 1) * n, 6));
+        const out = from(rand(n * cols, 8)),
+          C2 = from(rand((R + 1) * n, 6));
         const wantOut = Float64Array.from(out);
-        for (let mu = 0; mu < n; mu++) for (let r = 0; r < R; r++) for (let j = 0; j < cols; j++) wantOut[mu * cols + j] += C2[r * n + mu] * V[r * cols + j];
+        for (let mu = 0; mu < n; mu++)
+          for (let r = 0; r < R; r++) for (let j = 0; j < cols; j++) wantOut[mu * cols + j] += C2[r * n + mu] * V[r * cols + j];
         addTransposedProduct(V, R, C2, n, cols, out);
         for (let e = 0; e < out.length; e++) expect(out[e]).toBeCloseTo(wantOut[e], 12);
       });

@@ -20,7 +20,8 @@ describe('df/dt = (1/P) K(t) Delta(t) with the empirical NTK, at any width (THEO
   // Error budget: truncation c h^4, estimated from the same data as |D(2h) - D(h)| / 15 (doubled for the
   // next order); integrator: Cash-Karp tol 1e-10 per step on every weight, ~40 steps, times 1.5/h from
   // the stencil: 5e-7 of the scale. A wrong factor in any gradient or kernel is O(1) off.
-  const h = 0.0125, tStar = 0.5;
+  const h = 0.0125,
+    tStar = 0.5;
   for (const N of [64, 1024])
     it(`N = ${N}, L = 2, train and test points`, () => {
       const cfg = config({ output: { kernels: true } });
@@ -29,14 +30,17 @@ describe('df/dt = (1/P) K(t) Delta(t) with the empirical NTK, at any width (THEO
       const P = cfg.data.X.length;
       const f = (k: number) => [...run.predictions.train[k + 4], ...run.predictions.test![k + 4]];
       const D = (m: number) => f(0).map((_, mu) => (f(-2 * m)[mu] - 8 * f(-m)[mu] + 8 * f(m)[mu] - f(2 * m)[mu]) / (12 * m * h));
-      const D1 = D(1), D2 = D(2);
+      const D1 = D(1),
+        D2 = D(2);
       const K = run.kernels![4].ntk;
       const delta = cfg.data.y.map((y, a) => y - f(0)[a]);
       const KDelta = K.map((row) => row.slice(0, P).reduce((s, k, a) => s + k * delta[a], 0) / P);
       const scale = maxAbs(KDelta);
       const err = maxAbs(D1.map((d, mu) => d - KDelta[mu])) / scale;
       const truncation = maxAbs(D1.map((d, mu) => d - D2[mu])) / 15 / scale;
-      console.log(`identity N=${N}: max |df/dt - K Delta/P| / max |K Delta/P| = ${err.toExponential(2)} (truncation estimate ${truncation.toExponential(2)})`);
+      console.log(
+        `identity N=${N}: max |df/dt - K Delta/P| / max |K Delta/P| = ${err.toExponential(2)} (truncation estimate ${truncation.toExponential(2)})`,
+      );
       expect(scale).toBeGreaterThan(0.05);
       expect(err).toBeLessThan(2 * truncation + 5e-7);
     });
@@ -63,7 +67,8 @@ describe('integrators', () => {
       expect(gd.t.map((t) => +t.toFixed(12))).toEqual(flow.t);
       return maxAbs(gd.trainLoss.map((l, k) => l - flow.trainLoss[k]));
     };
-    const g1 = gap(0.02), g2 = gap(0.01);
+    const g1 = gap(0.02),
+      g2 = gap(0.01);
     expect(g1).toBeGreaterThan(0);
     expect(g2 / g1).toBeGreaterThan(0.4);
     expect(g2 / g1).toBeLessThan(0.6);

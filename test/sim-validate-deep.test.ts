@@ -10,7 +10,9 @@ import { compareWithFixture, readFixture } from '../examples/validate-sim.js';
 describe('validation against the reference ensemble (reduced)', () => {
   it('deep tanh L = 2, gamma0 = 0.5: N = 1500, 2 seeds, t <= 1.5', () => {
     const { deviations, seconds } = compareWithFixture(readFixture('deep_tanh_L2_g0.5'), { seeds: 2, upTo: 5 });
-    console.log(`deep (reduced): ${deviations.map((d) => `${d.curve} max rel ${(100 * d.relative).toFixed(2)}%, ${d.sigmas.toFixed(2)} sigma at t = ${+d.worstT.toFixed(6)}`).join('; ')} (${seconds.toFixed(1)} s)`);
+    console.log(
+      `deep (reduced): ${deviations.map((d) => `${d.curve} max rel ${(100 * d.relative).toFixed(2)}%, ${d.sigmas.toFixed(2)} sigma at t = ${+d.worstT.toFixed(6)}`).join('; ')} (${seconds.toFixed(1)} s)`,
+    );
     for (const d of deviations) expect(d.sigmas).toBeLessThan(4);
   });
 });

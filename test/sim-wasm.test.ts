@@ -12,11 +12,14 @@ const wabtInstalled = await import('wabt').then(
 );
 
 describe('WebAssembly kernels (src/sim/wasm)', () => {
-  it.skipIf(!wabtInstalled)(`bytes.ts is what scripts/build-wasm.mjs makes of kernels.wat${wabtInstalled ? '' : ' (skipped: wabt not installed)'}`, async () => {
-    // @ts-expect-error: a plain ESM script, no type declarations
-    const { generate } = (await import('../scripts/build-wasm.mjs')) as { generate: () => Promise<string> };
-    expect(readFileSync(new URL('../src/sim/wasm/bytes.ts', import.meta.url), 'utf8')).toBe(await generate());
-  });
+  it.skipIf(!wabtInstalled)(
+    `bytes.ts is what scripts/build-wasm.mjs makes of kernels.wat${wabtInstalled ? '' : ' (skipped: wabt not installed)'}`,
+    async () => {
+      // @ts-expect-error: a plain ESM script, no type declarations
+      const { generate } = (await import('../scripts/build-wasm.mjs')) as { generate: () => Promise<string> };
+      expect(readFileSync(new URL('../src/sim/wasm/bytes.ts', import.meta.url), 'utf8')).toBe(await generate());
+    },
+  );
 
   it('Node 20 has WebAssembly SIMD', () => {
     expect(simdSupported).toBe(true);
@@ -42,7 +45,8 @@ describe('WebAssembly kernels (src/sim/wasm)', () => {
 
   it('an arena allocates aligned zeroed views of one memory and throws when full', () => {
     const arena = new Arena([3, 5, 1000]);
-    const a = arena.alloc(3), b = arena.alloc(5);
+    const a = arena.alloc(3),
+      b = arena.alloc(5);
     expect(a.byteOffset % 16).toBe(0);
     expect(b.byteOffset % 16).toBe(0);
     expect(b.byteOffset).toBeGreaterThanOrEqual(a.byteOffset + 24);
@@ -82,7 +86,8 @@ describe('WebAssembly kernels (src/sim/wasm)', () => {
 
     it('weights, outputs and backward fields', () => {
       // the arena has room for the network's buffers, the weights and the stepper's factors, else alloc throws
-      const simd = run('simd'), scalar = run('scalar');
+      const simd = run('simd'),
+        scalar = run('scalar');
       expect(simd.net.kernels).toBe('simd');
       expect(simdFor(simd.theta, simd.net.phi[0], simd.net.g[2])).toBeDefined();
       expect(simdFor(scalar.theta, scalar.net.phi[0], scalar.net.g[2])).toBeUndefined();

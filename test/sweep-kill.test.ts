@@ -22,7 +22,12 @@ writeFileSync(
   }),
 );
 
-const lines = (out: string) => (existsSync(join(out, 'results.jsonl')) ? readFileSync(join(out, 'results.jsonl'), 'utf8').split('\n').filter((l) => l !== '') : []);
+const lines = (out: string) =>
+  existsSync(join(out, 'results.jsonl'))
+    ? readFileSync(join(out, 'results.jsonl'), 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+    : [];
 
 /** Records sorted by index without wall-clock times. */
 const records = (out: string) =>
@@ -66,7 +71,9 @@ describe('dmft sweep after SIGKILL, SIGINT', () => {
 
   it('SIGINT: says how many points are recorded, releases the lock and exits 130; the same command resumes', async () => {
     const out = join(dir, 'interrupted');
-    const child = spawn(process.execPath, [CLI, 'sweep', sweepFile, '--out', out, '--workers', '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'sweep', sweepFile, '--out', out, '--workers', '2'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -75,7 +82,9 @@ describe('dmft sweep after SIGKILL, SIGINT', () => {
     expect(await exited, err).toBe(130);
     const recorded = lines(out).length;
     expect(recorded).toBeLessThan(8);
-    expect(err.trimEnd().split('\n').at(-1)).toBe(`dmft: interrupted (SIGINT): ${recorded} of 8 points of this sweep finished and recorded in ${out}; run the same command to resume`);
+    expect(err.trimEnd().split('\n').at(-1)).toBe(
+      `dmft: interrupted (SIGINT): ${recorded} of 8 points of this sweep finished and recorded in ${out}; run the same command to resume`,
+    );
     expect(existsSync(join(out, 'sweep.lock'))).toBe(false);
     expect(existsSync(join(out, 'sweep.lock.json'))).toBe(false);
     const resumed = sweep(out);

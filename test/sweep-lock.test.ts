@@ -22,7 +22,14 @@ const lazyFile = join(dir, 'lazy.json');
 writeFileSync(lazyFile, JSON.stringify({ base, run: { kind: 'lazy' }, grid: { 'model.depth': [1, 2, 3] } }));
 
 const manyFile = join(dir, 'many.json');
-writeFileSync(manyFile, JSON.stringify({ base, run: { kind: 'simulate', seeds: 2, width: 256 }, grid: { 'model.gamma0': [0.25, 0.5, 1, 2], 'train.T': [10, 11, 12, 13, 14, 15, 16, 17, 18, 19] } }));
+writeFileSync(
+  manyFile,
+  JSON.stringify({
+    base,
+    run: { kind: 'simulate', seeds: 2, width: 256 },
+    grid: { 'model.gamma0': [0.25, 0.5, 1, 2], 'train.T': [10, 11, 12, 13, 14, 15, 16, 17, 18, 19] },
+  }),
+);
 
 const ISO = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ';
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -52,7 +59,9 @@ describe('dmft sweep: one process writes a directory', () => {
   it('a second sweep (or merge) on a directory being written refuses with one line naming the holder, exit 2', async () => {
     const out = join(dir, 'busy');
     // many points on one worker: it is still running when it is stopped below
-    const first = spawn(process.execPath, [CLI, 'sweep', manyFile, '--out', out, '--workers', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const first = spawn(process.execPath, [CLI, 'sweep', manyFile, '--out', out, '--workers', '1'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let firstErr = '';
     first.stderr.on('data', (d) => (firstErr += d));
     const exited = new Promise<number | null>((resolve) => first.on('exit', (code) => resolve(code)));
@@ -63,7 +72,11 @@ describe('dmft sweep: one process writes a directory', () => {
     await until(() => existsSync(join(out, 'sweep.lock.json')), 'the holder file');
     const second = dmft('sweep', manyFile, '--out', out);
     expect(second.code).toBe(2);
-    expect(second.err).toMatch(new RegExp(`^dmft: --out: ${esc(out)} is locked by pid ${first.pid} on host ${esc(hostname())} since ${ISO} \\(dmft sweep run\\); --wait waits for it\\n$`));
+    expect(second.err).toMatch(
+      new RegExp(
+        `^dmft: --out: ${esc(out)} is locked by pid ${first.pid} on host ${esc(hostname())} since ${ISO} \\(dmft sweep run\\); --wait waits for it\\n$`,
+      ),
+    );
     // merge locks its --out too; merging from a directory being written warns and merges what is there
     const merge = dmft('sweep', 'merge', out, '--out', out);
     expect([merge.code, merge.err.split('\n').slice(-2).join('\n')]).toEqual([2, second.err]);
@@ -98,7 +111,9 @@ describe('dmft sweep: one process writes a directory', () => {
       if (waiter.exitCode === null && waiter.signalCode === null) waiter.kill('SIGKILL');
     });
     await until(() => err.includes('\n'), 'the waiting line');
-    expect(err).toBe(`dmft: waiting for the lock on ${out}, held by pid ${process.pid} on host node-elsewhere since 2026-01-02T03:04:05Z (dmft sweep run)\n`);
+    expect(err).toBe(
+      `dmft: waiting for the lock on ${out}, held by pid ${process.pid} on host node-elsewhere since 2026-01-02T03:04:05Z (dmft sweep run)\n`,
+    );
     await new Promise((r) => setTimeout(r, 700));
     expect(existsSync(join(out, 'results.jsonl'))).toBe(false); // still waiting
     // the holder releases its lock: the waiter runs the sweep
@@ -115,7 +130,9 @@ describe('dmft sweep: one process writes a directory', () => {
     fakeLock(gone, { pid: dead, host: hostname() });
     const r = dmft('sweep', lazyFile, '--out', gone);
     expect(r.code, r.err).toBe(0);
-    expect(r.err.split('\n')[0]).toBe(`dmft: taking over the lock of ${gone} from pid ${dead} on host ${hostname()} since 2026-01-02T03:04:05Z (dmft sweep run): that process is gone`);
+    expect(r.err.split('\n')[0]).toBe(
+      `dmft: taking over the lock of ${gone} from pid ${dead} on host ${hostname()} since 2026-01-02T03:04:05Z (dmft sweep run): that process is gone`,
+    );
     expect(keys(gone)).toHaveLength(3);
     expect(unlocked(gone)).toBe(true);
 
@@ -125,7 +142,9 @@ describe('dmft sweep: one process writes a directory', () => {
     const s = dmft('sweep', lazyFile, '--out', old);
     expect(s.code, s.err).toBe(0);
     expect(s.err.split('\n')[0]).toMatch(
-      new RegExp(`^dmft: took over the stale lock of ${esc(old)} from pid ${process.pid} on host node-elsewhere since 2026-01-02T03:04:05Z \\(dmft sweep run\\): not refreshed since ${ISO}$`),
+      new RegExp(
+        `^dmft: took over the stale lock of ${esc(old)} from pid ${process.pid} on host node-elsewhere since 2026-01-02T03:04:05Z \\(dmft sweep run\\): not refreshed since ${ISO}$`,
+      ),
     );
     expect(keys(old)).toHaveLength(3);
     expect(unlocked(old)).toBe(true);

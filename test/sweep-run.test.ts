@@ -41,7 +41,7 @@ function records(out: string) {
       const r = JSON.parse(l);
       delete r.seconds;
       // when and by which command line (another --out) it ran
-      if (r.result) delete r.result.meta.seconds, delete r.result.meta.command;
+      if (r.result) (delete r.result.meta.seconds, delete r.result.meta.command);
       return r;
     })
     .sort((a, b) => a.index - b.index);
@@ -64,7 +64,14 @@ describe('dmft sweep', () => {
     const csv = readFileSync(join(whole, 'summary.csv'), 'utf8').trimEnd().split('\n');
     expect(csv[0]).toBe('index,kind,model.depth,model.activation,trainLoss,testLoss,trainLossSem,testLossSem,seconds,error');
     expect(csv).toHaveLength(10);
-    expect(csv[6].split(',').slice(0, 6)).toEqual(['5', 'lazy', '2', 'erf', String(alone.trainLoss.at(-1)), String(alone.testLoss!.at(-1))]);
+    expect(csv[6].split(',').slice(0, 6)).toEqual([
+      '5',
+      'lazy',
+      '2',
+      'erf',
+      String(alone.trainLoss.at(-1)),
+      String(alone.testLoss!.at(-1)),
+    ]);
   });
 
   it('running again skips finished points; a torn last line is dropped and its point run again', () => {
@@ -113,12 +120,21 @@ describe('dmft sweep', () => {
       grid: [
         { kind: ['lazy'], 'model.gamma0': [0] },
         // the second diverges: gradient descent with a huge step
-        { kind: ['simulate'], 'model.gamma0': [0.5], train: [{ T: 10, record: 6 }, { steps: 10, lr: 1000, record: 6 }] },
+        {
+          kind: ['simulate'],
+          'model.gamma0': [0.5],
+          train: [
+            { T: 10, record: 6 },
+            { steps: 10, lr: 1000, record: 6 },
+          ],
+        },
       ],
     };
     const r = dmft('sweep', sweepAt('mixed.json', mixed), '--out', out);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/^dmft: 1 point\(s\) failed, first: point 2 \(kind="simulate", model.gamma0=0.5, train=\{.*\}\): simulation diverged at t = /m);
+    expect(r.err).toMatch(
+      /^dmft: 1 point\(s\) failed, first: point 2 \(kind="simulate", model.gamma0=0.5, train=\{.*\}\): simulation diverged at t = /m,
+    );
     const recs = records(out);
     expect(recs.map((x) => [x.kind, x.error === undefined])).toEqual([
       ['lazy', true],
@@ -129,7 +145,10 @@ describe('dmft sweep', () => {
     expect(recs[1].result.seeds).toBe(2);
     // running again: the failure is still reported, nothing runs; --retry-failed runs it again
     const again = dmft('sweep', sweepAt('mixed.json', mixed), '--out', out);
-    expect([again.code, again.err]).toEqual([1, `dmft: all 3 points of this sweep are already in ${out} (1 failed; --retry-failed runs them again)\n`]);
+    expect([again.code, again.err]).toEqual([
+      1,
+      `dmft: all 3 points of this sweep are already in ${out} (1 failed; --retry-failed runs them again)\n`,
+    ]);
     const retry = dmft('sweep', sweepAt('mixed.json', mixed), '--out', out, '--retry-failed');
     expect(retry.code).toBe(1);
     expect(retry.err.match(/^\S+Z sweep \[1\/1\] 100% point 2 .* FAILED \d+\.\d s, ETA 00:00:00$/gm)).toHaveLength(1);
@@ -144,16 +163,34 @@ describe('dmft sweep', () => {
       expect(r.code).toBe(2);
     };
     const bad = (name: string, s: unknown) => ['sweep', sweepAt(name, s), '--out', join(dir, name + '-out')];
-    refused(bad('neg.json', { ...sweep, grid: { 'model.gamma0': [1, -1] } }), 'grid.model.gamma0: must be >= 0, got -1 (point {"model.gamma0":-1})');
+    refused(
+      bad('neg.json', { ...sweep, grid: { 'model.gamma0': [1, -1] } }),
+      'grid.model.gamma0: must be >= 0, got -1 (point {"model.gamma0":-1})',
+    );
     refused(bad('typo.json', { ...sweep, grid: { 'model.gama0': [1] } }), 'grid.model.gama0: unknown field (point {"model.gama0":1})');
-    refused(bad('nokind.json', { base, grid: { 'model.gamma0': [1] } }), 'run.kind: required (one of lazy, solve, simulate), or a grid axis "kind"');
+    refused(
+      bad('nokind.json', { base, grid: { 'model.gamma0': [1] } }),
+      'run.kind: required (one of lazy, solve, simulate), or a grid axis "kind"',
+    );
     refused(bad('kind.json', { base, grid: { kind: ['lazy', 'magic'] } }), 'grid.kind: expected one of lazy, solve, simulate; got "magic"');
-    refused(bad('width.json', { base, run: { kind: 'simulate', seeds: 2 }, grid: { 'model.gamma0': [1] } }), 'run.width: required for simulate points (in run or as a grid axis)');
+    refused(
+      bad('width.json', { base, run: { kind: 'simulate', seeds: 2 }, grid: { 'model.gamma0': [1] } }),
+      'run.width: required for simulate points (in run or as a grid axis)',
+    );
     refused(bad('seeds.json', { base, run: { kind: 'simulate', width: 8 }, grid: { seeds: [2, 0] } }), 'grid.seeds: must be > 0, got 0');
     refused(bad('extra.json', { ...sweep, runs: 3 }), 'runs: unknown field');
-    refused(bad('axis.json', { ...sweep, grid: { 'model..depth': [1] } }), 'grid.model..depth: expected a run option or a dotted config path such as model.gamma0');
-    refused(bad('values.json', { ...sweep, grid: [{ 'model.depth': [1] }, { 'model.depth': 2 }] }), 'grid[1].model.depth: expected array, got 2');
-    refused(bad('dup.json', { ...sweep, grid: [{ 'model.depth': [1, 2] }, { 'model.depth': [2] }] }), 'grid[1]: repeats point 1 ({"model.depth":2})');
+    refused(
+      bad('axis.json', { ...sweep, grid: { 'model..depth': [1] } }),
+      'grid.model..depth: expected a run option or a dotted config path such as model.gamma0',
+    );
+    refused(
+      bad('values.json', { ...sweep, grid: [{ 'model.depth': [1] }, { 'model.depth': 2 }] }),
+      'grid[1].model.depth: expected array, got 2',
+    );
+    refused(
+      bad('dup.json', { ...sweep, grid: [{ 'model.depth': [1, 2] }, { 'model.depth': [2] }] }),
+      'grid[1]: repeats point 1 ({"model.depth":2})',
+    );
     refused(bad('base.json', { ...sweep, base: { ...base, train: { T: 0 } } }), 'base.train.T: must be > 0, got 0');
     refused(bad('nobase.json', { ...sweep, base: 'missing.json' }), 'base: cannot read file (no such file)');
     refused(['sweep', sweepFile, '--shard', '3/2'], '--shard: expected i/n with 1 <= i <= n, got "3/2"');
@@ -161,13 +198,19 @@ describe('dmft sweep', () => {
     // a directory that holds another sweep
     const other = dmft('sweep', sweepAt('other.json', { ...sweep, grid: { 'model.depth': [1] } }), '--out', whole);
     expect(other.code).toBe(2);
-    expect(other.err).toMatch(/^dmft: --out: .*whole holds the results of a different sweep \(id \w+, this one is \w+\); use another directory\n$/);
+    expect(other.err).toMatch(
+      /^dmft: --out: .*whole holds the results of a different sweep \(id \w+, this one is \w+\); use another directory\n$/,
+    );
     expect(existsSync(join(dir, 'neg.json-out'))).toBe(false);
   });
 });
 
 describe('dmft sweep: messages, duplicates, partial merges', () => {
-  const small = sweepAt('small.json', { base, run: { kind: 'lazy' }, grid: { 'model.depth': [1, 2, 3], 'model.activation': ['tanh', 'relu'] } });
+  const small = sweepAt('small.json', {
+    base,
+    run: { kind: 'lazy' },
+    grid: { 'model.depth': [1, 2, 3], 'model.activation': ['tanh', 'relu'] },
+  });
   const lineCount = (out: string) => readFileSync(join(out, 'results.jsonl'), 'utf8').trimEnd().split('\n').length;
 
   it('progress lines off a terminal carry the ISO time, count, percent, seconds and ETA; --quiet silences them', () => {
@@ -194,8 +237,14 @@ describe('dmft sweep: messages, duplicates, partial merges', () => {
 
   it('a resumed sweep with nothing left to run says so in one line', () => {
     const out = join(dir, 'progress');
-    expect(dmft('sweep', small, '--out', out)).toEqual({ code: 0, err: `dmft: all 6 points of this sweep are already in ${out}; nothing to run\n` });
-    expect(dmft('sweep', small, '--out', out, '--shard', '2/2')).toEqual({ code: 0, err: `dmft: all 3 points of shard 2/2 are already in ${out}; nothing to run\n` });
+    expect(dmft('sweep', small, '--out', out)).toEqual({
+      code: 0,
+      err: `dmft: all 6 points of this sweep are already in ${out}; nothing to run\n`,
+    });
+    expect(dmft('sweep', small, '--out', out, '--shard', '2/2')).toEqual({
+      code: 0,
+      err: `dmft: all 3 points of shard 2/2 are already in ${out}; nothing to run\n`,
+    });
   });
 
   it('resume drops duplicate lines of results.jsonl (the last record wins) and rewrites the file; so does merge', () => {
@@ -203,16 +252,23 @@ describe('dmft sweep: messages, duplicates, partial merges', () => {
     expect(dmft('sweep', small, '--out', out).code).toBe(0);
     const lines = readFileSync(join(out, 'results.jsonl'), 'utf8').trimEnd().split('\n');
     // a second writer appended points 1 and 4 again (marked by their seconds)
-    const again = lines.filter((l) => [1, 4].includes(JSON.parse(l).index)).map((l) => JSON.stringify({ ...JSON.parse(l), seconds: 1234.5 }));
+    const again = lines
+      .filter((l) => [1, 4].includes(JSON.parse(l).index))
+      .map((l) => JSON.stringify({ ...JSON.parse(l), seconds: 1234.5 }));
     appendFileSync(join(out, 'results.jsonl'), again.join('\n') + '\n');
     expect(lineCount(out)).toBe(8);
     // merge reads the duplicated directory as it is: one record per point, the last
     const merged = join(dir, 'dups-merged');
     const m = dmft('sweep', 'merge', out, '--out', merged);
     expect(m.code, m.err).toBe(0);
-    expect(m.err).toContain(`dmft: ${join(out, 'results.jsonl')}: 2 line(s) repeat a point recorded earlier; merged the last record of each\n`);
+    expect(m.err).toContain(
+      `dmft: ${join(out, 'results.jsonl')}: 2 line(s) repeat a point recorded earlier; merged the last record of each\n`,
+    );
     expect(m.err).toContain(`merged all 6 points of the sweep into ${merged}\n`);
-    const mergedLines = readFileSync(join(merged, 'results.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    const mergedLines = readFileSync(join(merged, 'results.jsonl'), 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(mergedLines.map((r) => r.index)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(mergedLines.filter((r) => r.seconds === 1234.5).map((r) => r.index)).toEqual([1, 4]);
     expect(readFileSync(join(merged, 'summary.csv'), 'utf8').trimEnd().split('\n')).toHaveLength(7);
@@ -223,7 +279,10 @@ describe('dmft sweep: messages, duplicates, partial merges', () => {
       code: 0,
       err: `dmft: ${join(out, 'results.jsonl')}: 2 line(s) repeat a point recorded earlier; kept the last record of each and rewrote the file\ndmft: all 6 points of this sweep are already in ${out}; nothing to run\n`,
     });
-    const kept = readFileSync(join(out, 'results.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    const kept = readFileSync(join(out, 'results.jsonl'), 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(kept.map((x) => x.index)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(kept.filter((x) => x.seconds === 1234.5).map((x) => x.index)).toEqual([1, 4]);
     const csv = readFileSync(join(out, 'summary.csv'), 'utf8').trimEnd().split('\n');
@@ -247,7 +306,8 @@ describe('dmft sweep: messages, duplicates, partial merges', () => {
   it('dmft sweep --help lists the options of the default command run, and points to docs/INTERFACE.md', () => {
     const r = spawnSync(process.execPath, [CLI, 'sweep', '--help'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
-    for (const option of ['--out <dir>', '--shard <i/n>', '--workers <n>', '--retry-failed', '--wait', '--quiet']) expect(r.stdout).toContain(`  ${option}`);
+    for (const option of ['--out <dir>', '--shard <i/n>', '--workers <n>', '--retry-failed', '--wait', '--quiet'])
+      expect(r.stdout).toContain(`  ${option}`);
     expect(r.stdout).toContain('docs/INTERFACE.md');
     expect(r.stdout).not.toContain('shared/');
     const run = spawnSync(process.execPath, [CLI, 'sweep', 'run', '--help'], { encoding: 'utf8' });

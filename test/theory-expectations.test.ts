@@ -7,7 +7,13 @@ import { stream } from '../src/core/rng.js';
 
 // (a, b, rho): variances and correlation, including nearly and exactly degenerate pairs
 const CASES: [number, number, number][] = [
-  [1, 1, 0.3], [0.5, 2, -0.7], [2, 0.3, 0.999], [1.3, 1.3, 1], [0.2, 3, 0], [1, 1, -0.999], [4, 0.05, 0.5],
+  [1, 1, 0.3],
+  [0.5, 2, -0.7],
+  [2, 0.3, 0.999],
+  [1.3, 1.3, 1],
+  [0.2, 3, 0],
+  [1, 1, -0.999],
+  [4, 0.05, 0.5],
 ];
 
 describe('Gauss-Hermite rule', () => {
@@ -31,10 +37,12 @@ describe('Gauss-Hermite rule', () => {
 describe('2-d Gaussian expectations', () => {
   it('quadrature reproduces the erf and linear closed forms to 1e-9', () => {
     for (const name of ['erf', 'linear'] as const) {
-      const Q = quadratureExpectation(name, 96), C = pairExpectation(name);
+      const Q = quadratureExpectation(name, 96),
+        C = pairExpectation(name);
       for (const [a, b, r] of CASES) {
         const c = r * Math.sqrt(a * b);
-        const q = Q(a, b, c), e = C(a, b, c);
+        const q = Q(a, b, c),
+          e = C(a, b, c);
         expect(Math.abs(q.phiphi - e.phiphi)).toBeLessThan(1e-9);
         expect(Math.abs(q.dd - e.dd)).toBeLessThan(1e-9);
       }
@@ -42,7 +50,8 @@ describe('2-d Gaussian expectations', () => {
   });
 
   it('quadrature approaches the relu closed form (slowly: the kink limits Gauss-Hermite to algebraic convergence)', () => {
-    const Q = quadratureExpectation('relu', 96), C = pairExpectation('relu');
+    const Q = quadratureExpectation('relu', 96),
+      C = pairExpectation('relu');
     for (const [a, b, r] of CASES) {
       const c = r * Math.sqrt(a * b);
       // measured error at order 96 is <= 1.1e-3 (phiphi) and 2.1e-2 (step functions, a jump)
@@ -52,7 +61,8 @@ describe('2-d Gaussian expectations', () => {
   });
 
   it('known values: relu diagonal a/2 and 1/2, erf arcsine, orthogonal relu 1/(2 pi)', () => {
-    const relu = pairExpectation('relu'), erfE = pairExpectation('erf');
+    const relu = pairExpectation('relu'),
+      erfE = pairExpectation('erf');
     expect(relu(1.7, 1.7, 1.7).phiphi).toBeCloseTo(1.7 / 2, 14);
     expect(relu(1.7, 1.7, 1.7).dd).toBeCloseTo(0.5, 14);
     // uncorrelated: E[relu(u)] E[relu(v)] = sqrt(a/2pi) sqrt(b/2pi)
@@ -63,7 +73,8 @@ describe('2-d Gaussian expectations', () => {
   });
 
   it('the Hermite (Mehler) series used by the kernels agrees with the erf closed form to 1e-12', () => {
-    const H = hermiteExpectation('erf'), C = pairExpectation('erf');
+    const H = hermiteExpectation('erf'),
+      C = pairExpectation('erf');
     for (const [a, b, r] of CASES) {
       const c = r * Math.sqrt(a * b);
       expect(Math.abs(H(a, b, c).phiphi - C(a, b, c).phiphi)).toBeLessThan(1e-12);
@@ -75,7 +86,8 @@ describe('2-d Gaussian expectations', () => {
     // measured: <= 1.3e-11 (tanh, variances up to 4, |rho| up to 1 - 1e-9)
     const cases: [number, number, number][] = [...CASES, [1, 1, 1 - 1e-9], [0.7, 0.7, 0.99999]];
     for (const name of ['tanh', 'gelu', 'softplus'] as const) {
-      const H = pairExpectation(name), Q = quadratureExpectation(name, MAX_ORDER);
+      const H = pairExpectation(name),
+        Q = quadratureExpectation(name, MAX_ORDER);
       for (const [a, b, r] of cases) {
         const c = r * Math.sqrt(a * b);
         expect(Math.abs(H(a, b, c).phiphi - Q(a, b, c).phiphi)).toBeLessThan(1e-10);
@@ -87,7 +99,8 @@ describe('2-d Gaussian expectations', () => {
   it('tanh product-rule quadrature at 96 points is converged to 2e-8 for variances <= 1.3', () => {
     // Error grows with the variance (the poles of sech^2 at +-i pi/2 narrow the analytic strip as
     // sigma grows); measured vs 180 points: <= 1.4e-8 here, ~6e-6 at variance 4 (raise solver.quadrature).
-    const q96 = quadratureExpectation('tanh', 96), q180 = quadratureExpectation('tanh', 180);
+    const q96 = quadratureExpectation('tanh', 96),
+      q180 = quadratureExpectation('tanh', 180);
     for (const [a, b, r] of CASES.filter(([a, b]) => Math.max(a, b) <= 1.3)) {
       const c = r * Math.sqrt(a * b);
       expect(Math.abs(q96(a, b, c).phiphi - q180(a, b, c).phiphi)).toBeLessThan(2e-8);
@@ -103,12 +116,21 @@ describe('2-d Gaussian expectations', () => {
     for (const name of ACTIVATIONS) {
       const { phi, dphi } = activation(name);
       const E = pairExpectation(name)(a, b, c);
-      let s = 0, s2 = 0, d = 0, d2 = 0;
+      let s = 0,
+        s2 = 0,
+        d = 0,
+        d2 = 0;
       for (let i = 0; i < n; i++) {
-        const z1 = rng.normal(), z2 = rng.normal();
-        const u = Math.sqrt(a) * z1, v = (c / Math.sqrt(a)) * z1 + Math.sqrt(b - (c * c) / a) * z2;
-        const x = phi(u) * phi(v), y = dphi(u) * dphi(v);
-        s += x; s2 += x * x; d += y; d2 += y * y;
+        const z1 = rng.normal(),
+          z2 = rng.normal();
+        const u = Math.sqrt(a) * z1,
+          v = (c / Math.sqrt(a)) * z1 + Math.sqrt(b - (c * c) / a) * z2;
+        const x = phi(u) * phi(v),
+          y = dphi(u) * dphi(v);
+        s += x;
+        s2 += x * x;
+        d += y;
+        d2 += y * y;
       }
       const se = (m: number, m2: number) => Math.sqrt((m2 / n - (m / n) ** 2) / n);
       expect(Math.abs(s / n - E.phiphi)).toBeLessThan(4 * se(s, s2) + 1e-12);

@@ -22,7 +22,8 @@ describe('infinite-width kernels', () => {
 
   it('linear: Phi^l = K^x = X X^T / D, G^l = 1, NTK = (L + 1) K^x', () => {
     const k = initialKernels(points, 3, 'linear');
-    const n = points.length, D = points[0].length;
+    const n = points.length,
+      D = points[0].length;
     for (let i = 0; i < n; i++)
       for (let j = 0; j < n; j++) {
         const kx = points[i].reduce((s, v, d) => s + v * points[j][d], 0) / D;
@@ -39,7 +40,8 @@ describe('infinite-width kernels', () => {
     let Sigma = inputKernel(points).data.slice();
     let Theta = Sigma.slice();
     for (let l = 1; l <= L; l++) {
-      const S = new Float64Array(n * n), Sd = new Float64Array(n * n);
+      const S = new Float64Array(n * n),
+        Sd = new Float64Array(n * n);
       for (let i = 0; i < n; i++)
         for (let j = 0; j < n; j++) {
           const nn = Math.sqrt(Sigma[i * n + i] * Sigma[j * n + j]);

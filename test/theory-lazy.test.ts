@@ -21,13 +21,19 @@ const base = (activation: string, depth: number): Config =>
 function integrateFlow(K: Dense, P: number, y: number[], times: number[]): number[][] {
   const n = K.rows;
   const f = new Float64Array(n);
-  const integ = ode45(f, (dfdt, fv) => {
-    for (let mu = 0; mu < n; mu++) {
-      let s = 0;
-      for (let a = 0; a < P; a++) s += K.data[mu * n + a] * (y[a] - fv[a]);
-      dfdt[mu] = s / P;
-    }
-  }, 0, 1e-3, { tol: 1e-13, verbose: false });
+  const integ = ode45(
+    f,
+    (dfdt, fv) => {
+      for (let mu = 0; mu < n; mu++) {
+        let s = 0;
+        for (let a = 0; a < P; a++) s += K.data[mu * n + a] * (y[a] - fv[a]);
+        dfdt[mu] = s / P;
+      }
+    },
+    0,
+    1e-3,
+    { tol: 1e-13, verbose: false },
+  );
   return times.map((t) => {
     while (integ.step(t));
     return Array.from(integ.y);
@@ -46,7 +52,8 @@ describe('lazy (static NTK) curves', () => {
         const P = cfg.data.X.length;
         const fs = integrateFlow(K, P, cfg.data.y, r.t);
         fs.forEach((f, k) => {
-          const tr = loss(cfg.data.y, f.slice(0, P)), te = loss(cfg.data.ytest!, f.slice(P));
+          const tr = loss(cfg.data.y, f.slice(0, P)),
+            te = loss(cfg.data.ytest!, f.slice(P));
           expect(Math.abs(r.trainLoss[k] / tr - 1)).toBeLessThan(1e-6);
           expect(Math.abs(r.testLoss![k] / te - 1)).toBeLessThan(1e-6);
           expect(r.predictions!.test![k][3]).toBeCloseTo(f[P + 3], 6);
@@ -58,7 +65,8 @@ describe('lazy (static NTK) curves', () => {
     const gd = parseConfig({ ...cfg, data: cfg.data, train: { steps: 40, lr: 3, record: 5 } });
     const r = solveLazy(gd);
     const K = initialKernels(allInputs(cfg), 2, 'tanh').ntk;
-    const P = cfg.data.X.length, n = K.rows;
+    const P = cfg.data.X.length,
+      n = K.rows;
     const f = new Float64Array(n);
     const losses: number[] = [loss(cfg.data.y, Array.from(f.subarray(0, P)))];
     for (let k = 1; k <= 40; k++) {
@@ -87,10 +95,14 @@ describe('lazy (static NTK) curves', () => {
     const cfg = base('erf', 2);
     const r = solveLazy(cfg);
     const K = initialKernels(allInputs(cfg), 2, 'erf').ntk;
-    const P = cfg.data.X.length, n = K.rows;
-    const toM = (d: Dense) => new Matrix(Array.from({ length: d.rows }, (_, i) => Array.from(d.data.subarray(i * d.cols, (i + 1) * d.cols))));
+    const P = cfg.data.X.length,
+      n = K.rows;
+    const toM = (d: Dense) =>
+      new Matrix(Array.from({ length: d.rows }, (_, i) => Array.from(d.data.subarray(i * d.cols, (i + 1) * d.cols))));
     const alpha = solve(toM(block(K, 0, P, 0, P)), Matrix.columnVector(cfg.data.y));
-    const ftest = toM(block(K, P, n, 0, P)).mmul(alpha).to1DArray();
+    const ftest = toM(block(K, P, n, 0, P))
+      .mmul(alpha)
+      .to1DArray();
     const asym = r.asymptote as { trainLoss: number; testLoss: number; rank: number };
     expect(asym.rank).toBe(P);
     expect(asym.trainLoss).toBeLessThan(1e-20);

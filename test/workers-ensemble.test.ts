@@ -49,7 +49,12 @@ describe('simulation ensembles in workers', () => {
   });
 
   it('a diverging seed fails the ensemble with a ConvergenceError naming the seed', async () => {
-    const bad = parseConfig({ ...raw, output: undefined, model: { depth: 1, activation: 'tanh', gamma0: 0.5 }, train: { steps: 10, lr: 1000, record: 6 } });
+    const bad = parseConfig({
+      ...raw,
+      output: undefined,
+      model: { depth: 1, activation: 'tanh', gamma0: 0.5 },
+      train: { steps: 10, lr: 1000, record: 6 },
+    });
     const err = await simulateParallel(bad, { width: 16, seeds: 2 }, await pool(2)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConvergenceError);
     expect((err as Error).message).toMatch(/^seed [01]: simulation diverged at t = /);
@@ -58,7 +63,10 @@ describe('simulation ensembles in workers', () => {
   it('stops promptly when aborted', async () => {
     const big = parseConfig({ ...raw, output: undefined, train: { T: 50, record: 5 } });
     const ac = new AbortController();
-    const run = simulateParallel(big, { width: 1500, seeds: 4 }, await pool(2), ac.signal).catch((e: Error) => ({ name: e.name, at: performance.now() }));
+    const run = simulateParallel(big, { width: 1500, seeds: 4 }, await pool(2), ac.signal).catch((e: Error) => ({
+      name: e.name,
+      at: performance.now(),
+    }));
     await new Promise((r) => setTimeout(r, 300));
     const abortedAt = performance.now();
     ac.abort();
@@ -72,13 +80,22 @@ describe('simulation ensembles in workers', () => {
     const cli = fileURLToPath(new URL('../dist/src/cli.js', import.meta.url));
     const file = join(dir, 'c.json');
     writeFileSync(file, JSON.stringify({ ...raw, output: undefined }));
-    const run = (w: string) => spawnSync(process.execPath, [cli, 'simulate', file, '--width', '32', '--seeds', '4', '--workers', w], { encoding: 'utf8' });
+    const run = (w: string) =>
+      spawnSync(process.execPath, [cli, 'simulate', file, '--width', '32', '--seeds', '4', '--workers', w], { encoding: 'utf8' });
     const [one, two, four] = ['1', '2', '4'].map(run);
     expect(one.status, one.stderr).toBe(0);
     const results = [one, two, four].map((r) => timeless(JSON.parse(r.stdout)));
     expect(results[1]).toEqual(results[0]);
     expect(results[2]).toEqual(results[0]);
-    writeFileSync(file, JSON.stringify({ ...raw, output: undefined, model: { depth: 1, activation: 'tanh', gamma0: 0.5 }, train: { steps: 10, lr: 1000, record: 6 } }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        ...raw,
+        output: undefined,
+        model: { depth: 1, activation: 'tanh', gamma0: 0.5 },
+        train: { steps: 10, lr: 1000, record: 6 },
+      }),
+    );
     const bad = run('2');
     expect(bad.status).toBe(3);
     expect(bad.stderr).toMatch(/^dmft: seed [0-3]: simulation diverged at t = /);

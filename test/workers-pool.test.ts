@@ -18,7 +18,7 @@ async function faultyPool(size: number) {
 afterAll(() => Promise.all(pools.map((p) => p.close())));
 
 describe('worker pool', () => {
-  it('defaults to the available cores; returns Float64Arrays by copy, never detaching the worker\'s buffers', async () => {
+  it("defaults to the available cores; returns Float64Arrays by copy, never detaching the worker's buffers", async () => {
     const pool = await createPool<FaultyApi>(FAULTY);
     pools.push(pool);
     expect(pool.size).toBe(availableParallelism());
@@ -38,12 +38,16 @@ describe('worker pool', () => {
   it('a worker that exits or throws uncaught is replaced, its task retried once, then failed by name', async () => {
     const { pool, crashes } = await faultyPool(2);
     const before = await pool.run('id', (w) => w.threadId());
-    await expect(pool.run('seed 3', (w) => w.exit(3))).rejects.toThrow(new TaskError('seed 3', 'worker died (exited with code 3), also on the retry'));
+    await expect(pool.run('seed 3', (w) => w.exit(3))).rejects.toThrow(
+      new TaskError('seed 3', 'worker died (exited with code 3), also on the retry'),
+    );
     expect(crashes).toEqual([
       ['seed 3', 'exited with code 3', true],
       ['seed 3', 'exited with code 3', false],
     ]);
-    await expect(pool.run('batch 7', (w) => w.throwUncaught('boom'))).rejects.toThrow('batch 7: worker died (uncaught Error: boom), also on the retry');
+    await expect(pool.run('batch 7', (w) => w.throwUncaught('boom'))).rejects.toThrow(
+      'batch 7: worker died (uncaught Error: boom), also on the retry',
+    );
     // the pool keeps working on fresh workers
     const ids = await Promise.all([0, 1, 2, 3].map((i) => pool.run(`id ${i}`, (w) => w.threadId())));
     expect(ids).not.toContain(before);
@@ -54,7 +58,9 @@ describe('worker pool', () => {
     const crashes: string[] = [];
     const pool = await createPool<FaultyApi>(FAULTY, { size: 1, maxMemoryMb: 32, onCrash: (_, reason) => crashes.push(reason) });
     pools.push(pool);
-    await expect(pool.run('batch 2', (w) => w.hog())).rejects.toThrow(/^batch 2: worker died \(uncaught Error: .*memory limit.*\), also on the retry$/);
+    await expect(pool.run('batch 2', (w) => w.hog())).rejects.toThrow(
+      /^batch 2: worker died \(uncaught Error: .*memory limit.*\), also on the retry$/,
+    );
     expect(crashes).toHaveLength(2);
     expect(await pool.run('square', (w) => w.square(new Float64Array([2])))).toEqual(new Float64Array([4]));
   });
@@ -110,7 +116,10 @@ describe('worker pool', () => {
     const { pool } = await faultyPool(1);
     const settled = Promise.allSettled([pool.run('long', (w) => w.spin(20_000)), pool.run('next', (w) => w.threadId())]);
     await pool.close();
-    expect((await settled).map((s) => s.status === 'rejected' && (s.reason as Error).message)).toEqual(['long: the pool was closed', 'next: the pool was closed']);
+    expect((await settled).map((s) => s.status === 'rejected' && (s.reason as Error).message)).toEqual([
+      'long: the pool was closed',
+      'next: the pool was closed',
+    ]);
     await expect(pool.run('after', (w) => w.threadId())).rejects.toThrow('after: the pool is closed');
   });
 
@@ -120,7 +129,11 @@ describe('worker pool', () => {
     const onWarning = (w: Error) => warnings.push(w.name);
     process.on('warning', onWarning);
     try {
-      const ids = await pool.runAll(24, (i) => `task ${i}`, (w, i) => w.length(new Float64Array(i)));
+      const ids = await pool.runAll(
+        24,
+        (i) => `task ${i}`,
+        (w, i) => w.length(new Float64Array(i)),
+      );
       expect(ids).toEqual(Array.from({ length: 24 }, (_, i) => i));
       await new Promise((r) => setTimeout(r, 10)); // warnings are emitted on a later tick
     } finally {

@@ -16,10 +16,15 @@ export async function simulateParallel(cfg: Config, opts: EnsembleOptions, pool:
   const { seeds, width, integrator, dt, tol, times } = opts;
   checkEnsemble(cfg, opts, pool.size);
   const perSeed = times?.length ?? cfg.train.record;
-  const runs = await pool.runAll(seeds, (seed) => `seed ${seed}`, (w, seed) => w.simulateNetwork(cfg, { width, seed, integrator, dt, tol, times }), {
-    signal,
-    onDone: (finished) => opts.onProgress?.(finished * perSeed, seeds * perSeed),
-  });
+  const runs = await pool.runAll(
+    seeds,
+    (seed) => `seed ${seed}`,
+    (w, seed) => w.simulateNetwork(cfg, { width, seed, integrator, dt, tol, times }),
+    {
+      signal,
+      onDone: (finished) => opts.onProgress?.(finished * perSeed, seeds * perSeed),
+    },
+  );
   return ensembleResult(cfg, opts, runs, started);
 }
 

@@ -41,7 +41,11 @@ async function adapter() {
 }
 
 async function nodePlatform(): Promise<Platform> {
-  const [{ Worker }, { availableParallelism }, nodeEndpoint] = await Promise.all([import('node:worker_threads'), import('node:os'), adapter()]);
+  const [{ Worker }, { availableParallelism }, nodeEndpoint] = await Promise.all([
+    import('node:worker_threads'),
+    import('node:os'),
+    adapter(),
+  ]);
   return {
     cores: availableParallelism(),
     spawn(script, died, maxMemoryMb) {

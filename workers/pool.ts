@@ -130,7 +130,8 @@ export class Pool<API> {
   async close(): Promise<void> {
     this.closed = true;
     const running = this.slots.map((s) => s.task).filter((t) => t !== undefined);
-    for (const task of [...running, ...this.queue.splice(0)]) this.finish(task, () => task.reject(new TaskError(task.name, 'the pool was closed')));
+    for (const task of [...running, ...this.queue.splice(0)])
+      this.finish(task, () => task.reject(new TaskError(task.name, 'the pool was closed')));
     await Promise.all(this.slots.splice(0).map((s) => s.handle.terminate()));
   }
 

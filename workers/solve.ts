@@ -29,16 +29,25 @@ export async function solveWorkers(cfg: Config, opts: SolveOptions = {}, workers
   const solves = monteCarloSolves(cfg, schedule, options as McSolverOptions, method, performance.now());
   let step = solves.next(); // the first solve's plan: bad options are refused before any worker starts
   if (concurrent < wanted)
-    opts.onWarning?.(`${concurrent} of ${wanted} workers: each replica needs ${formatBytes(bytesPerReplica)}, and ${concurrent} at once is what fits in this machine's free memory`);
+    opts.onWarning?.(
+      `${concurrent} of ${wanted} workers: each replica needs ${formatBytes(bytesPerReplica)}, and ${concurrent} at once is what fits in this machine's free memory`,
+    );
   const pool = await mcPool({ size: concurrent });
   try {
-    for (let offset = 0; !step.done; ) {
+    for (let offset = 0; !step.done;) {
       const plan = step.value;
-      const perReplica = plan.pb.t.length, total = plan.replicas * perReplica, done = offset;
-      const runs = await pool.runAll(plan.replicas, (r) => `replica ${r}`, (w, r) => w.replica(cfg, schedule, plan.options, method, r), {
-        signal,
-        onDone: (finished) => opts.onProgress?.(done + finished * perReplica, done + total),
-      });
+      const perReplica = plan.pb.t.length,
+        total = plan.replicas * perReplica,
+        done = offset;
+      const runs = await pool.runAll(
+        plan.replicas,
+        (r) => `replica ${r}`,
+        (w, r) => w.replica(cfg, schedule, plan.options, method, r),
+        {
+          signal,
+          onDone: (finished) => opts.onProgress?.(done + finished * perReplica, done + total),
+        },
+      );
       offset += total;
       step = solves.next(runs);
     }

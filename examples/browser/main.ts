@@ -14,7 +14,8 @@ import { browserConfig, browserEnsemble } from './config.js';
 async function run() {
   const out = document.getElementById('out')!;
   const started = performance.now();
-  const cfg = browserConfig(), opts = browserEnsemble;
+  const cfg = browserConfig(),
+    opts = browserEnsemble;
   const pool = await simPool({ size: 2 });
   const simPooled = await simulateParallel(cfg, opts, pool);
   await pool.close();

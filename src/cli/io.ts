@@ -14,7 +14,14 @@ export function readText(path: string, field = path): string {
     return path === '-' ? readFileSync(0, 'utf8') : readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : (e as Error).message;
     throw new InputError(field, `cannot read file (${why})`);
   }
 }
@@ -120,12 +127,14 @@ function progressEvery(): number {
  */
 export function progressBar(label: string, unit: string, quiet = false): Progress {
   const started = performance.now();
-  let done = 0, total = 0;
+  let done = 0,
+    total = 0;
   const status = () => `${done}/${total} ${unit}`;
   const track = (d: number, t: number) => ((done = d), (total = t));
   if (quiet) return { update: track, stop: () => {}, status };
   if (!process.stderr.isTTY) {
-    let last = started, printed = false;
+    let last = started,
+      printed = false;
     const every = progressEvery() * 1000;
     return {
       update(d, t) {
@@ -137,7 +146,9 @@ export function progressBar(label: string, unit: string, quiet = false): Progres
         printed = true;
         const elapsed = (now - started) / 1000;
         const eta = d > 0 ? (elapsed * (t - d)) / d : NaN;
-        process.stderr.write(`${new Date().toISOString().slice(0, 19)}Z ${label} ${Math.floor((100 * d) / t)}% (${status()}), ${elapsed.toFixed(0)} s elapsed${Number.isFinite(eta) ? `, ETA ${eta.toFixed(0)} s` : ''}\n`);
+        process.stderr.write(
+          `${new Date().toISOString().slice(0, 19)}Z ${label} ${Math.floor((100 * d) / t)}% (${status()}), ${elapsed.toFixed(0)} s elapsed${Number.isFinite(eta) ? `, ETA ${eta.toFixed(0)} s` : ''}\n`,
+        );
       },
       stop: () => {},
       status,
@@ -149,7 +160,10 @@ export function progressBar(label: string, unit: string, quiet = false): Progres
       track(d, t);
       if (!bar && performance.now() - started < 1000) return;
       if (!bar) {
-        bar = new cliProgress.SingleBar({ stream: process.stderr, format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | eta {eta}s` });
+        bar = new cliProgress.SingleBar({
+          stream: process.stderr,
+          format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | eta {eta}s`,
+        });
         bar.start(t, d);
       } else {
         // an accuracy-targeted Monte Carlo solve adds its next solve's steps to the total
@@ -170,7 +184,9 @@ export function progressBar(label: string, unit: string, quiet = false): Progres
 export function onInterrupt(what: string, status: () => string): () => void {
   const started = performance.now();
   const handler = (signal: NodeJS.Signals) => {
-    process.stderr.write(`\ndmft: ${what} interrupted by ${signal} after ${((performance.now() - started) / 1000).toFixed(1)} s: ${status()} finished; nothing written\n`);
+    process.stderr.write(
+      `\ndmft: ${what} interrupted by ${signal} after ${((performance.now() - started) / 1000).toFixed(1)} s: ${status()} finished; nothing written\n`,
+    );
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   process.on('SIGINT', handler).on('SIGTERM', handler);
@@ -181,7 +197,10 @@ export type Format = 'json' | 'csv';
 
 /** `--format json|csv` of the commands that write a result. */
 export const FORMAT_OPTION = () =>
-  new Option('--format <format>', 'json (the whole result, default) or csv (the curves: t,trainLoss,trainLossSem,testLoss,testLossSem)').argParser((v: string): Format => {
+  new Option(
+    '--format <format>',
+    'json (the whole result, default) or csv (the curves: t,trainLoss,trainLossSem,testLoss,testLossSem)',
+  ).argParser((v: string): Format => {
     if (v !== 'json' && v !== 'csv') throw new InputError('--format', `expected json or csv, got ${JSON.stringify(v)}`);
     return v;
   });
@@ -204,7 +223,12 @@ export function writeResult(result: Result, record: Record<string, unknown>, out
  * Write the result of `produce` as writeResult does; a divergence writes the partial result first (exit 3
  * follows).
  */
-export async function emitResult(produce: () => Result | Promise<Result>, record: Record<string, unknown>, out?: string, format: Format = 'json'): Promise<Result> {
+export async function emitResult(
+  produce: () => Result | Promise<Result>,
+  record: Record<string, unknown>,
+  out?: string,
+  format: Format = 'json',
+): Promise<Result> {
   try {
     const result = await produce();
     writeResult(result, record, out, format);

@@ -26,13 +26,18 @@ export function registerPlot(program: Command): void {
   program
     .command('plot')
     .description('figures of results (loss, kernels, alignment, histograms) or of a sweep directory, as SVG or PNG')
-    .usage('RESULT.json... --out FIG.svg|FIG.png [--kind loss|kernels|alignment|histograms] [--log] [--title T] [--times LIST]\n       dmft plot --sweep DIR --out FIG.svg|FIG.png [--x AXIS] [--color AXIS] [--curves] [--log] [--log-x]')
+    .usage(
+      'RESULT.json... --out FIG.svg|FIG.png [--kind loss|kernels|alignment|histograms] [--log] [--title T] [--times LIST]\n       dmft plot --sweep DIR --out FIG.svg|FIG.png [--x AXIS] [--color AXIS] [--curves] [--log] [--log-x]',
+    )
     .argument('[results...]', 'result JSON files (of solve, lazy, simulate)')
     .requiredOption('--out <file>', 'the figure: FILE.svg or FILE.png')
     .option('--kind <kind>', `what to plot of the results: ${PLOT_KINDS.join(', ')} (default loss)`)
     .option('--log', 'log y axis')
     .option('--title <text>', 'figure title')
-    .option('--times <list>', 'kernels: recorded times to show, indices (0, 3, -1, first, last) or t values with a decimal point (2.5); default 0,last')
+    .option(
+      '--times <list>',
+      'kernels: recorded times to show, indices (0, 3, -1, first, last) or t values with a decimal point (2.5); default 0,last',
+    )
     .option('--sweep <dir>', 'plot the sweep output directory DIR (DIR/results.jsonl) instead of result files')
     .option('--x <axis>', 'sweep: the grid axis on the x axis, e.g. model.gamma0 or width (default: the first numeric axis that varies)')
     .option('--color <axis>', 'sweep: the grid axis coloring the lines (default: all other axes that vary)')
@@ -44,11 +49,16 @@ export function registerPlot(program: Command): void {
 
 async function plot(files: string[], o: PlotOpts): Promise<void> {
   const ext = extname(o.out).toLowerCase();
-  if (ext !== '.svg' && ext !== '.png') throw new InputError('--out', `expected a file ending in .svg or .png, got ${JSON.stringify(o.out)}`);
+  if (ext !== '.svg' && ext !== '.png')
+    throw new InputError('--out', `expected a file ending in .svg or .png, got ${JSON.stringify(o.out)}`);
   let spec;
   if (o.sweep !== undefined) {
     if (files.length) throw new InputError('--sweep', 'plots a sweep directory: give it without result files');
-    if (o.kind !== undefined || o.times !== undefined) throw new InputError(o.kind !== undefined ? '--kind' : '--times', 'only for result files, not with --sweep (a sweep plots final losses, or loss curves with --curves)');
+    if (o.kind !== undefined || o.times !== undefined)
+      throw new InputError(
+        o.kind !== undefined ? '--kind' : '--times',
+        'only for result files, not with --sweep (a sweep plots final losses, or loss curves with --curves)',
+      );
     const file = join(o.sweep, 'results.jsonl');
     if (!existsSync(file)) throw new InputError('--sweep', `${file}: no such file (is ${o.sweep} the --out directory of a dmft sweep?)`);
     // a reader only: another process may be appending to the file, so a torn last line is skipped, not repaired
@@ -56,7 +66,8 @@ async function plot(files: string[], o: PlotOpts): Promise<void> {
     spec = sweepSpec([...records.values()], { x: o.x, color: o.color, curves: o.curves, log: o.log, logX: o.logX, title: o.title });
   } else {
     if (!files.length) throw new InputError('RESULT', 'give result JSON files, or --sweep DIR');
-    for (const flag of ['x', 'color', 'curves', 'logX'] as const) if (o[flag] !== undefined) throw new InputError(flag === 'logX' ? '--log-x' : `--${flag}`, 'only with --sweep DIR');
+    for (const flag of ['x', 'color', 'curves', 'logX'] as const)
+      if (o[flag] !== undefined) throw new InputError(flag === 'logX' ? '--log-x' : `--${flag}`, 'only with --sweep DIR');
     const results = files.map((f) => {
       const text = readText(f);
       try {

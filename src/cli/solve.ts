@@ -6,11 +6,17 @@ import { action, emitResult, FORMAT_OPTION, intOption, onInterrupt, progressBar,
 export function registerSolve(program: Command): void {
   program
     .command('solve')
-    .description('infinite-width DMFT learning curves of CONFIG (solver.method: auto, two-layer, deep-linear, monte-carlo, gradient-independent, static-ntk)')
+    .description(
+      'infinite-width DMFT learning curves of CONFIG (solver.method: auto, two-layer, deep-linear, monte-carlo, gradient-independent, static-ntk)',
+    )
     .argument('<config>', 'config JSON file (docs/INTERFACE.md), or - for standard input')
     .option('--out <file>', 'write the result here instead of standard output')
     .addOption(FORMAT_OPTION())
-    .option('--workers <W>', 'worker threads for the Monte Carlo replicas (default: all cores; other methods run in one worker; 1 runs in this process); the result does not depend on it', intOption('--workers'))
+    .option(
+      '--workers <W>',
+      'worker threads for the Monte Carlo replicas (default: all cores; other methods run in one worker; 1 runs in this process); the result does not depend on it',
+      intOption('--workers'),
+    )
     .option('--quiet', 'no progress lines or bar on standard error (warnings and errors are still printed)')
     .action(
       action(async (config: string, opts: { out?: string; workers?: number; quiet?: boolean; format?: Format }) => {
@@ -19,7 +25,12 @@ export function registerSolve(program: Command): void {
         // every method runs in workers unless --workers 1, so this thread can report an interrupt
         const release = opts.workers !== 1 ? onInterrupt('solve', bar.status) : () => {};
         const warn = (note: string) => process.stderr.write(`dmft: warning: ${note}\n`);
-        await emitResult(() => solveWorkers(cfg, { onProgress: bar.update, onWarning: warn }, opts.workers).finally(() => (bar.stop(), release())), record, opts.out, opts.format);
+        await emitResult(
+          () => solveWorkers(cfg, { onProgress: bar.update, onWarning: warn }, opts.workers).finally(() => (bar.stop(), release())),
+          record,
+          opts.out,
+          opts.format,
+        );
       }),
     );
 }

@@ -14,9 +14,14 @@ export function registerSweep(program: Command): void {
     .description('grids of lazy / simulate / ... points in workers: resumable, shardable, mergeable (sweep files: docs/INTERFACE.md)');
   const run = sweep
     .command('run', { isDefault: true })
-    .description('run the points of SWEEP (a base config and a grid of overrides) that --out has no record of (`dmft sweep SWEEP` is short for this)')
+    .description(
+      'run the points of SWEEP (a base config and a grid of overrides) that --out has no record of (`dmft sweep SWEEP` is short for this)',
+    )
     .argument('<sweep>', 'sweep JSON file (docs/INTERFACE.md)')
-    .option('--out <dir>', 'output directory: sweep.json, results.jsonl, summary.csv (default: <sweep>-results); locked while the sweep runs')
+    .option(
+      '--out <dir>',
+      'output directory: sweep.json, results.jsonl, summary.csv (default: <sweep>-results); locked while the sweep runs',
+    )
     .option('--workers <n>', 'worker threads (default: all cores)', intOption('--workers'))
     .option('--shard <i/n>', 'run only the points with index mod n = i - 1 (1 <= i <= n), e.g. a job array task', shardOption)
     .option('--retry-failed', 'run again the points recorded as failed')
@@ -24,23 +29,39 @@ export function registerSweep(program: Command): void {
     .option('--wait', 'if another process holds --out, wait for it instead of refusing')
     .option('--quiet', 'no progress bar or lines (warnings and errors are still shown)')
     .action(
-      action(async (file: string, opts: { out?: string; workers?: number; shard?: Shard; retryFailed?: boolean; workerMemory?: number; wait?: boolean; quiet?: boolean }) => {
-        const out = opts.out ?? `${basename(file, '.json')}-results`;
-        const { ran, failed } = await runSweep(readSweep(file), {
-          out,
-          workers: opts.workers ?? availableParallelism(),
-          shard: opts.shard,
-          retryFailed: opts.retryFailed,
-          maxMemoryMb: opts.workerMemory,
-          wait: opts.wait,
-          quiet: opts.quiet,
-        });
-        if (failed.length > 0) {
-          // with nothing run, runSweep's one line already said how many failed
-          if (ran > 0) process.stderr.write(`dmft: ${failed.length} point(s) failed, first: ${failed[0].error}; see ${out}/summary.csv (--retry-failed runs them again)\n`);
-          process.exitCode = 1;
-        }
-      }),
+      action(
+        async (
+          file: string,
+          opts: {
+            out?: string;
+            workers?: number;
+            shard?: Shard;
+            retryFailed?: boolean;
+            workerMemory?: number;
+            wait?: boolean;
+            quiet?: boolean;
+          },
+        ) => {
+          const out = opts.out ?? `${basename(file, '.json')}-results`;
+          const { ran, failed } = await runSweep(readSweep(file), {
+            out,
+            workers: opts.workers ?? availableParallelism(),
+            shard: opts.shard,
+            retryFailed: opts.retryFailed,
+            maxMemoryMb: opts.workerMemory,
+            wait: opts.wait,
+            quiet: opts.quiet,
+          });
+          if (failed.length > 0) {
+            // with nothing run, runSweep's one line already said how many failed
+            if (ran > 0)
+              process.stderr.write(
+                `dmft: ${failed.length} point(s) failed, first: ${failed[0].error}; see ${out}/summary.csv (--retry-failed runs them again)\n`,
+              );
+            process.exitCode = 1;
+          }
+        },
+      ),
     );
   // `dmft sweep --help` shows the parent command only: list the options of the default command `run` too
   sweep.addHelpText('after', () => {
@@ -67,7 +88,8 @@ export function registerSweep(program: Command): void {
 
 function shardOption(v: string): Shard {
   const m = /^(\d+)\/(\d+)$/.exec(v);
-  const i = Number(m?.[1]), n = Number(m?.[2]);
+  const i = Number(m?.[1]),
+    n = Number(m?.[2]);
   if (!m || n < 1 || i < 1 || i > n) throw new InputError('--shard', `expected i/n with 1 <= i <= n, got ${JSON.stringify(v)}`);
   return { i, n };
 }

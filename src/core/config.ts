@@ -97,7 +97,12 @@ export interface ConfigOptions extends FileOptions {
   loadClass?: LoadClass;
 }
 
-const DATA_FILES: [keyof Data, Shape][] = [['X', 'matrix'], ['y', 'vector'], ['Xtest', 'matrix'], ['ytest', 'vector']];
+const DATA_FILES: [keyof Data, Shape][] = [
+  ['X', 'matrix'],
+  ['y', 'vector'],
+  ['Xtest', 'matrix'],
+  ['ytest', 'vector'],
+];
 
 /** `data` with the fields given as file paths replaced by the arrays read from them. */
 function withFiles(raw: object, options: ConfigOptions): object {
@@ -117,7 +122,12 @@ const model = z.strictObject({
 
 // `kind` is what parseConfig adds; accepting it makes parsing a parsed config a no-op
 const flow = z.strictObject({ kind: z.literal('flow').optional(), T: z.number().positive(), record: z.number().int().min(2).default(41) });
-const gd = z.strictObject({ kind: z.literal('gd').optional(), steps: posInt, lr: z.number().positive(), record: z.number().int().min(2).default(41) });
+const gd = z.strictObject({
+  kind: z.literal('gd').optional(),
+  steps: posInt,
+  lr: z.number().positive(),
+  record: z.number().int().min(2).default(41),
+});
 
 const solver = z
   .looseObject({
@@ -169,7 +179,8 @@ function issueToError(prefix: readonly PropertyKey[], issue: z.core.$ZodIssue): 
     case 'invalid_value':
       return new InputError(fieldPath(path), `expected one of ${issue.values.join(', ')}; got ${describe(i.input)}`);
     case 'too_small': {
-      if (issue.origin === 'array') return new InputError(fieldPath(path), `needs at least ${issue.minimum} ${Number(issue.minimum) === 1 ? 'entry' : 'entries'}`);
+      if (issue.origin === 'array')
+        return new InputError(fieldPath(path), `needs at least ${issue.minimum} ${Number(issue.minimum) === 1 ? 'entry' : 'entries'}`);
       return new InputError(fieldPath(path), `must be ${issue.inclusive ? '>=' : '>'} ${issue.minimum}, got ${describe(i.input)}`);
     }
     case 'too_big':
@@ -205,7 +216,11 @@ function resolveData(raw: unknown, options: ConfigOptions): Data {
   if (raw !== null && typeof raw === 'object' && 'hash' in raw) {
     const { hash, ...spec } = raw as { hash: unknown };
     const data = resolveData(spec, options);
-    if (hash !== dataHash(data)) throw new InputError('data.hash', `the data given now hash to ${dataHash(data)}, not ${JSON.stringify(hash)} (the data this config was recorded with)`);
+    if (hash !== dataHash(data))
+      throw new InputError(
+        'data.hash',
+        `the data given now hash to ${dataHash(data)}, not ${JSON.stringify(hash)} (the data this config was recorded with)`,
+      );
     return data;
   }
   if (raw === undefined) throw new InputError('data', 'required');
@@ -220,8 +235,7 @@ function resolveData(raw: unknown, options: ConfigOptions): Data {
   }
   const d = parseWith(arrayData, isObject ? withFiles(raw, options) : raw, ['data']);
   const D = checkRows(d.X, 'data.X');
-  if (d.y.length !== d.X.length)
-    throw new InputError('data.y', `expected ${d.X.length} values (one per row of data.X), got ${d.y.length}`);
+  if (d.y.length !== d.X.length) throw new InputError('data.y', `expected ${d.X.length} values (one per row of data.X), got ${d.y.length}`);
   if ((d.Xtest === undefined) !== (d.ytest === undefined))
     throw new InputError(d.Xtest ? 'data.ytest' : 'data.Xtest', 'data.Xtest and data.ytest go together');
   if (d.Xtest && d.ytest) {
@@ -267,17 +281,25 @@ const MAX_RESULT_CHARS = 2 ** 28;
 
 /** Refuse, before anything runs, opt-in outputs whose JSON would be too long to write (about 20 characters a number). */
 function checkResultSize(cfg: Config): void {
-  const n = cfg.data.X.length + (cfg.data.Xtest?.length ?? 0), L = cfg.model.depth, records = cfg.train.record;
+  const n = cfg.data.X.length + (cfg.data.Xtest?.length ?? 0),
+    L = cfg.model.depth,
+    records = cfg.train.record;
   const numbers = (cfg.output.kernels ? records * (2 * L + 1) * n * n : 0) + (cfg.output.predictions ? records * n : 0);
   if (20 * numbers > MAX_RESULT_CHARS)
-    throw new InputError(cfg.output.kernels ? 'output.kernels' : 'output.predictions', `${numbers.toExponential(2)} numbers (train.record x (2 depth + 1) x points^2 for the kernels) would make a result of about ${((20 * numbers) / 2 ** 30).toFixed(1)} GB of JSON, more than the ${MAX_RESULT_CHARS / 2 ** 20} MB that can be written; lower train.record or the number of points`);
+    throw new InputError(
+      cfg.output.kernels ? 'output.kernels' : 'output.predictions',
+      `${numbers.toExponential(2)} numbers (train.record x (2 depth + 1) x points^2 for the kernels) would make a result of about ${((20 * numbers) / 2 ** 30).toFixed(1)} GB of JSON, more than the ${MAX_RESULT_CHARS / 2 ** 20} MB that can be written; lower train.record or the number of points`,
+    );
 }
 
 /** Refuse an opt-in output (config.output) that `producer` does not produce, naming the field. */
 export function refuseOutputs(output: Output, producer: string, produced: readonly (keyof Output)[], why = ''): void {
   const missing = (Object.keys(output) as (keyof Output)[]).find((key) => output[key] && !produced.includes(key));
   if (missing !== undefined)
-    throw new InputError(`output.${missing}`, `not produced by ${producer}${why ? ` (${why})` : ''}; it produces ${produced.map((k) => `output.${k}`).join(', ') || 'none'}`);
+    throw new InputError(
+      `output.${missing}`,
+      `not produced by ${producer}${why ? ` (${why})` : ''}; it produces ${produced.map((k) => `output.${k}`).join(', ') || 'none'}`,
+    );
 }
 
 /** Parse JSON text (as read from a file named `source`) into a config. */

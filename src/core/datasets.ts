@@ -42,7 +42,10 @@ const PIXELS = 28 * 28;
 function nodeMnist(cls: number): ArrayLike<number> {
   const getBuiltin = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule;
   if (typeof getBuiltin !== 'function')
-    throw new InputError('data.dataset', 'MNIST is read from the mnist package under Node (>= 20.16); elsewhere pass parseConfig(raw, { loadClass })');
+    throw new InputError(
+      'data.dataset',
+      'MNIST is read from the mnist package under Node (>= 20.16); elsewhere pass parseConfig(raw, { loadClass })',
+    );
   const { createRequire } = getBuiltin('node:module') as typeof import('node:module');
   const { readFileSync } = getBuiltin('node:fs') as typeof import('node:fs');
   let file: string;
@@ -84,7 +87,8 @@ interface Pool {
 function loadClassPixels(spec: DatasetSpec, cls: number, loadClass?: LoadClass): Float64Array {
   const make = () => {
     const raw = loadClass ? loadClass(spec.name, cls) : nodeMnist(cls);
-    if (raw.length === 0 || raw.length % PIXELS !== 0) throw new InputError('data.dataset.classes', `class ${cls} has ${raw.length} numbers, not a whole number of ${PIXELS}-pixel images`);
+    if (raw.length === 0 || raw.length % PIXELS !== 0)
+      throw new InputError('data.dataset.classes', `class ${cls} has ${raw.length} numbers, not a whole number of ${PIXELS}-pixel images`);
     return Float64Array.from(raw);
   };
   return loadClass ? make() : classCache(`${spec.name}/${cls}`, make);
@@ -101,10 +105,12 @@ export function poolSize(spec: DatasetSpec, loadClass?: LoadClass): number {
  * come last as unit vectors, with variance 0, if k exceeds the others.
  */
 function principal(x: Float64Array, mean: Float64Array, n: number, d: number, k: number): Float64Array {
-  const active: number[] = [], constant: number[] = [];
+  const active: number[] = [],
+    constant: number[] = [];
   for (let i = 0; i < d; i++) {
-    let lo = Infinity, hi = -Infinity;
-    for (let r = 0; r < n; r++) (lo = Math.min(lo, x[r * d + i])), (hi = Math.max(hi, x[r * d + i]));
+    let lo = Infinity,
+      hi = -Infinity;
+    for (let r = 0; r < n; r++) ((lo = Math.min(lo, x[r * d + i])), (hi = Math.max(hi, x[r * d + i])));
     (lo < hi ? active : constant).push(i);
   }
   const a = active.length;
@@ -115,7 +121,8 @@ function principal(x: Float64Array, mean: Float64Array, n: number, d: number, k:
     nz.length = 0;
     for (let p = 0; p < a; p++) if (x[r * d + active[p]] !== 0) nz.push(p);
     for (let s = 0; s < nz.length; s++) {
-      const p = nz[s], xp = x[r * d + active[p]];
+      const p = nz[s],
+        xp = x[r * d + active[p]];
       for (let t = s; t < nz.length; t++) C.data[p * a + nz[t]] += xp * x[r * d + active[nz[t]]];
     }
   }
@@ -143,7 +150,8 @@ function principal(x: Float64Array, mean: Float64Array, n: number, d: number, k:
 
 function buildPool(spec: DatasetSpec, loadClass?: LoadClass): Pool {
   const m = poolSize(spec, loadClass);
-  const n = 2 * m, d0 = PIXELS;
+  const n = 2 * m,
+    d0 = PIXELS;
   const raw = new Float64Array(n * d0);
   spec.classes.forEach((c, j) => raw.set(loadClassPixels(spec, c, loadClass).subarray(0, m * d0), j * m * d0));
   const mean = new Float64Array(d0);
@@ -175,7 +183,11 @@ function buildPool(spec: DatasetSpec, loadClass?: LoadClass): Pool {
   for (let r = 0; r < n; r++) {
     const row = x.subarray(r * D, (r + 1) * D);
     const norm = Math.hypot(...row);
-    if (!(norm > 0)) throw new InputError('data.dataset', `image ${r % m} of class ${spec.classes[Math.floor(r / m)]} is zero after ${spec.D ? 'projection' : 'centering'}; it cannot be scaled to |x|^2 = D`);
+    if (!(norm > 0))
+      throw new InputError(
+        'data.dataset',
+        `image ${r % m} of class ${spec.classes[Math.floor(r / m)]} is zero after ${spec.D ? 'projection' : 'centering'}; it cannot be scaled to |x|^2 = D`,
+      );
     for (let i = 0; i < D; i++) row[i] *= Math.sqrt(D) / norm;
   }
   return { m, D, x };
@@ -194,7 +206,8 @@ function shuffle(n: number, seed: number, ...keys: (string | number)[]): number[
 
 /** Refuse what the pool cannot give; names the field. The schema has checked types and ranges. */
 export function checkDataset(spec: DatasetSpec, loadClass?: LoadClass): void {
-  if (spec.classes.length !== 2) throw new InputError('data.dataset.classes', `expected two classes [a, b] (labels +1 and -1), got ${spec.classes.length}`);
+  if (spec.classes.length !== 2)
+    throw new InputError('data.dataset.classes', `expected two classes [a, b] (labels +1 and -1), got ${spec.classes.length}`);
   const [a, b] = spec.classes;
   if (a === b) throw new InputError('data.dataset.classes', `expected two different classes, got [${a}, ${b}]`);
   if (spec.P % 2 !== 0) throw new InputError('data.dataset.P', `must be even (P/2 points of each class), got ${spec.P}`);
@@ -203,7 +216,10 @@ export function checkDataset(spec: DatasetSpec, loadClass?: LoadClass): void {
   const m = poolSize(spec, loadClass);
   if (spec.P / 2 + spec.Ptest / 2 > m) {
     const field = spec.P / 2 > m ? 'data.dataset.P' : spec.Ptest === 0 ? 'data.dataset.P' : 'data.dataset.Ptest';
-    throw new InputError(field, `P + Ptest = ${spec.P + spec.Ptest} needs ${(spec.P + spec.Ptest) / 2} images of each class; the pool of classes ${a} and ${b} has ${m} of each (P + Ptest <= ${2 * m})`);
+    throw new InputError(
+      field,
+      `P + Ptest = ${spec.P + spec.Ptest} needs ${(spec.P + spec.Ptest) / 2} images of each class; the pool of classes ${a} and ${b} has ${m} of each (P + Ptest <= ${2 * m})`,
+    );
   }
 }
 
@@ -217,7 +233,8 @@ export function loadDataset(spec: DatasetSpec, loadClass?: LoadClass): Data {
   const row = (j: number, i: number) => Array.from(x.subarray((j * m + i) * D, (j * m + i + 1) * D));
   const take = (idx: (p: number[]) => number[]) => {
     const [ia, ib] = perms.map(idx);
-    const X: number[][] = [], y: number[] = [];
+    const X: number[][] = [],
+      y: number[] = [];
     ia.forEach((i, k) => {
       X.push(row(0, i), row(1, ib[k]));
       y.push(1, -1);

@@ -38,9 +38,13 @@ export function block(m: Dense, r0: number, r1: number, c0: number, c1: number):
 
 /** C = A B (A: n x k, B: k x m). */
 export function matmul(a: Dense, b: Dense): Dense {
-  const n = a.rows, k = a.cols, m = b.cols;
+  const n = a.rows,
+    k = a.cols,
+    m = b.cols;
   const c = dense(n, m);
-  const A = a.data, B = b.data, C = c.data;
+  const A = a.data,
+    B = b.data,
+    C = c.data;
   for (let i = 0; i < n; i++) {
     const ci = i * m;
     for (let p = 0; p < k; p++) {
@@ -76,8 +80,7 @@ export interface SymmetricEigen {
 export function symmetricEigen(m: Dense): SymmetricEigen {
   const n = m.rows;
   const s = new Matrix(n, n);
-  for (let i = 0; i < n; i++)
-    for (let j = 0; j < n; j++) s.set(i, j, 0.5 * (m.data[i * n + j] + m.data[j * n + i]));
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) s.set(i, j, 0.5 * (m.data[i * n + j] + m.data[j * n + i]));
   const e = new EigenvalueDecomposition(s, { assumeSymmetric: true });
   const vals = e.realEigenvalues;
   const order = vals.map((_, i) => i).sort((a, b) => vals[a] - vals[b]);
@@ -93,7 +96,8 @@ export function isSymmetric(m: Dense, tol = 1e-12): boolean {
   const n = m.rows;
   for (let i = 0; i < n; i++)
     for (let j = 0; j < i; j++) {
-      const a = m.data[i * n + j], b = m.data[j * n + i];
+      const a = m.data[i * n + j],
+        b = m.data[j * n + i];
       if (Math.abs(a - b) > tol * (1 + Math.abs(a) + Math.abs(b))) return false;
     }
   return true;

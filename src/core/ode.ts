@@ -20,9 +20,13 @@ export function dormandPrince(
   const n = y.length;
   const k = Array.from({ length: 7 }, () => new Float64Array(n));
   const [k1, k2, k3, k4, k5, k6, k7] = k;
-  const z = new Float64Array(n), y1 = new Float64Array(n), out = new Float64Array(n);
+  const z = new Float64Array(n),
+    y1 = new Float64Array(n),
+    out = new Float64Array(n);
   const end = times[times.length - 1];
-  let t = 0, h = Math.min(1e-2, maxStep), next = 0;
+  let t = 0,
+    h = Math.min(1e-2, maxStep),
+    next = 0;
   while (next < times.length && times[next] <= t) record(next++, y);
   if (next === times.length) return;
   f(y, k1);
@@ -46,22 +50,40 @@ export function dormandPrince(
     f(y1, k7);
     let sq = 0;
     for (let j = 0; j < n; j++) {
-      const e = h * ((71 / 57600) * k1[j] - (71 / 16695) * k3[j] + (71 / 1920) * k4[j] - (17253 / 339200) * k5[j] + (22 / 525) * k6[j] - (1 / 40) * k7[j]);
+      const e =
+        h *
+        ((71 / 57600) * k1[j] -
+          (71 / 16695) * k3[j] +
+          (71 / 1920) * k4[j] -
+          (17253 / 339200) * k5[j] +
+          (22 / 525) * k6[j] -
+          (1 / 40) * k7[j]);
       sq += e * e;
     }
     const err = Math.sqrt(sq / n) / tol;
     if (!(err <= 1)) {
-      if (!Number.isFinite(err) || h < 1e-12 * Math.max(1, end)) throw new ConvergenceError(`${what} failed at t = ${t} (step size underflow)`, []);
+      if (!Number.isFinite(err) || h < 1e-12 * Math.max(1, end))
+        throw new ConvergenceError(`${what} failed at t = ${t} (step size underflow)`, []);
       h *= Math.max(0.2, 0.9 * err ** -0.2);
       continue;
     }
     const t1 = t + h;
     while (next < times.length && times[next] < t1) {
       // y(t + theta h) = y + theta (dy + (1 - theta) (hk1 - dy + theta (dy - hk7 - (hk1 - dy) + (1 - theta) d)))
-      const th = (times[next] - t) / h, th1 = 1 - th;
+      const th = (times[next] - t) / h,
+        th1 = 1 - th;
       for (let j = 0; j < n; j++) {
-        const dy = y1[j] - y[j], r3 = h * k1[j] - dy, r4 = dy - h * k7[j] - r3;
-        const d = h * ((-12715105075 / 11282082432) * k1[j] + (87487479700 / 32700410799) * k3[j] + (-10690763975 / 1880347072) * k4[j] + (701980252875 / 199316789632) * k5[j] + (-1453857185 / 822651844) * k6[j] + (69997945 / 29380423) * k7[j]);
+        const dy = y1[j] - y[j],
+          r3 = h * k1[j] - dy,
+          r4 = dy - h * k7[j] - r3;
+        const d =
+          h *
+          ((-12715105075 / 11282082432) * k1[j] +
+            (87487479700 / 32700410799) * k3[j] +
+            (-10690763975 / 1880347072) * k4[j] +
+            (701980252875 / 199316789632) * k5[j] +
+            (-1453857185 / 822651844) * k6[j] +
+            (69997945 / 29380423) * k7[j]);
         out[j] = y[j] + th * (dy + th1 * (r3 + th * (r4 + th1 * d)));
       }
       record(next++, out);

@@ -30,7 +30,8 @@ function dataRecord(rawData: unknown, data: Data): unknown {
  * digits: equal data give equal hashes on every platform; not a cryptographic hash.
  */
 export function dataHash(data: Data): string {
-  let h1 = 0xdeadbeef, h2 = 0x41c6ce57;
+  let h1 = 0xdeadbeef,
+    h2 = 0x41c6ce57;
   const mix = (arr: readonly number[]) => {
     const words = new Uint32Array(Float64Array.from(arr).buffer);
     for (let i = 0; i < words.length; i++) {

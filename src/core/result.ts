@@ -62,8 +62,13 @@ export function firstDiverged(result: Pick<Result, 'trainLoss' | 'testLoss'>): n
 export function truncateResult(result: Result, k: number): Result {
   const cut = (v: unknown) => (Array.isArray(v) ? v.slice(0, k) : v);
   const out: Result = { ...result, t: result.t.slice(0, k), trainLoss: result.trainLoss.slice(0, k) };
-  for (const key of ['testLoss', 'trainLossSem', 'testLossSem', 'alignment'] as const) if (result[key] !== undefined) out[key] = cut(result[key]) as never;
-  if (result.predictions) out.predictions = { train: result.predictions.train.slice(0, k), ...(result.predictions.test ? { test: result.predictions.test.slice(0, k) } : {}) };
+  for (const key of ['testLoss', 'trainLossSem', 'testLossSem', 'alignment'] as const)
+    if (result[key] !== undefined) out[key] = cut(result[key]) as never;
+  if (result.predictions)
+    out.predictions = {
+      train: result.predictions.train.slice(0, k),
+      ...(result.predictions.test ? { test: result.predictions.test.slice(0, k) } : {}),
+    };
   const kernels = result.kernels as { Phi: unknown[][]; G: unknown[][]; ntk: unknown[] } | undefined;
   if (kernels) out.kernels = { Phi: kernels.Phi.map(cut), G: kernels.G.map(cut), ntk: cut(kernels.ntk) };
   const se = result.meta.samplingError as Record<string, unknown> | undefined;
@@ -83,7 +88,10 @@ export function checkDivergence(result: Result, hint: string): Result {
   const why = Number.isFinite(loss) ? `the train loss reached ${loss.toExponential(3)}` : 'the outputs became NaN/Infinity';
   const partial = truncateResult(result, k);
   partial.meta = { ...partial.meta, diverged: { t: result.t[k], recorded: k } };
-  throw new DivergenceError(`${result.meta.method}: diverged at t = ${+result.t[k].toPrecision(6)}: ${why}; ${hint} (the partial result has the ${k} recorded time${k === 1 ? '' : 's'} before it)`, partial);
+  throw new DivergenceError(
+    `${result.meta.method}: diverged at t = ${+result.t[k].toPrecision(6)}: ${why}; ${hint} (the partial result has the ${k} recorded time${k === 1 ? '' : 's'} before it)`,
+    partial,
+  );
 }
 
 /** The per-time curves of a result as named columns: t, trainLoss, trainLossSem, testLoss, testLossSem (those it has). */

@@ -73,9 +73,11 @@ export interface DeepLinearSolution {
 export function solveDeepLinear(pb: DeepLinearProblem, opt: DeepLinearOptions): DeepLinearSolution {
   const { coords, P, L, gamma0, y } = pb;
   const { R, E } = coords;
-  const n = E.rows, Pt = n - P;
+  const n = E.rows,
+    Pt = n - P;
   const grid = timeGrid(pb.times, opt.dt);
-  const t = grid.t, K1 = t.length;
+  const t = grid.t,
+    K1 = t.length;
   const ctx: Context = { R, K1, gamma0, m: new Float64Array(K1 * R), w: new Float64Array(0) };
   const layers = Array.from({ length: L }, (_, i) => new Layer(i + 1, L, ctx));
   const below = (i: number) => (i > 0 ? layers[i - 1] : undefined);
@@ -84,7 +86,8 @@ export function solveDeepLinear(pb: DeepLinearProblem, opt: DeepLinearOptions): 
   const delta = new Float64Array(K1 * P);
   const ftest = new Float64Array(K1 * Pt);
   // NTK rows over all points against the training points, at the previous and current step
-  let Kprev = dense(n, P), Kcur = dense(n, P);
+  let Kprev = dense(n, P),
+    Kcur = dense(n, P);
   const ntkRows = (k: number): Dense => ntkAt(pb, layers, k, P);
   const setM = (k: number) => {
     for (let c = 0; c < R; c++) {
@@ -94,10 +97,25 @@ export function solveDeepLinear(pb: DeepLinearProblem, opt: DeepLinearOptions): 
     }
   };
 
-  let iterations = 0, maxStepIterations = 0, residual = 0;
+  let iterations = 0,
+    maxStepIterations = 0,
+    residual = 0;
   let next = 0;
   const twoTime = { t, m: ctx.m, layers: layers.map(({ H, G, A, B }) => ({ H, G, A, B })) };
-  const sol: DeepLinearSolution = { t: [...pb.times], delta: [], ftest: [], ntk: [], Phi: [], G: [], gridSize: K1, maxStep: Math.max(0, ...t.subarray(1).map((v, i) => v - t[i])), twoTime, iterations: 0, maxStepIterations: 0, residual: 0 };
+  const sol: DeepLinearSolution = {
+    t: [...pb.times],
+    delta: [],
+    ftest: [],
+    ntk: [],
+    Phi: [],
+    G: [],
+    gridSize: K1,
+    maxStep: Math.max(0, ...t.subarray(1).map((v, i) => v - t[i])),
+    twoTime,
+    iterations: 0,
+    maxStepIterations: 0,
+    residual: 0,
+  };
   const yScale = Math.max(1e-300, ...y.map(Math.abs));
   for (let k = 0; k < K1; k++) {
     ctx.w = trapezoidWeights(t, k);
@@ -232,7 +250,8 @@ class Layer {
     // C^l(t_k, t_j) and D^l(t_k, t_j) as operators (weights included), j <= k
     for (let j = 0; j <= k; j++)
       for (let a = 0; a < R; a++) {
-        let cv = 0, dv = 0;
+        let cv = 0,
+          dv = 0;
         if (below) {
           cv = below.A[(k * K1 + j) * R + a];
           let s = 0;
@@ -252,8 +271,11 @@ class Layer {
       const o = j * rows * ns;
       this.forCausal(j, (lo, hi) => {
         for (let a = 0; a < R; a++) {
-          const ca = c[j * R + a], da = d[j * R + a];
-          const zr = o + R * ns, zeta = o + a * ns, apo = a * ns;
+          const ca = c[j * R + a],
+            da = d[j * R + a];
+          const zr = o + R * ns,
+            zeta = o + a * ns,
+            apo = a * ns;
           for (let col = lo; col < hi; col++) {
             ap[apo + col] += ca * this.coef[zr + col];
             bp[col] += da * this.coef[zeta + col];
@@ -281,8 +303,7 @@ class Layer {
     // responses handed on: A^l from the r columns of int C z, B^{l-1} from the eta columns of int D . zeta
     if (this.l < this.L)
       for (let j = 0; j <= k; j++)
-        for (let a = 0; a < R; a++)
-          this.A[(k * K1 + j) * R + a] = ap[a * ns + nEta + j] + c[k * R + a] * this.coef[o + R * ns + nEta + j];
+        for (let a = 0; a < R; a++) this.A[(k * K1 + j) * R + a] = ap[a * ns + nEta + j] + c[k * R + a] * this.coef[o + R * ns + nEta + j];
     if (this.l >= 2)
       for (let j = 0; j <= k; j++)
         for (let a = 0; a < R; a++) {
@@ -309,7 +330,9 @@ class Layer {
   private covarianceRow(k: number, below: Layer | undefined, above: Layer | undefined, full: boolean): void {
     const { R, K1 } = this.ctx;
     const { ns, nEta, Y, coef } = this;
-    const rows = R + 1, ld = R * K1, zo = R * ns;
+    const rows = R + 1,
+      ld = R * K1,
+      zo = R * ns;
     for (let j = 0; j <= k; j++) this.G[k * K1 + j] = 0;
     // the two independent source blocks: eta (covariance I for l = 1, else H^{l-1}), r (1 for l = L, else G^{l+1})
     const parts = [
@@ -320,7 +343,8 @@ class Layer {
       // Y = z_k Sigma over this block
       this.sigmaProduct(k, off, end(k), sigma, ldS, Y);
       for (let j = 0; j <= k; j++) {
-        const ej = end(j), oj = j * rows * ns + off + zo;
+        const ej = end(j),
+          oj = j * rows * ns + off + zo;
         let g = 0;
         for (let col = 0; col < ej; col++) g += Y[col] * coef[oj + col];
         this.G[k * K1 + j] += g;
@@ -352,14 +376,17 @@ class Layer {
   private forwardRow(k: number, below: Layer | undefined): void {
     const { R, K1, gamma0: g } = this.ctx;
     const { ns, coef, Crow, X, V, U, T } = this;
-    const rows = R + 1, ld = R * K1, zo = R * ns;
+    const rows = R + 1,
+      ld = R * K1,
+      zo = R * ns;
     // X(i, j)_b = Cov(z_i, eta_j,b): for l = 1 eta_j = xi, so it is z_i's xi coefficient for every j
     const xAt = this.l === 1 ? (i: number) => i * rows * ns + zo : (i: number, j: number) => (i * K1 + j) * R;
     const xs = this.l === 1 ? coef : X;
     if (below)
       // the column X(i, k), i < k, from Sigma_eta's column k = its row k (symmetric), just found
       for (let i = 0; i < k; i++) {
-        const zi = i * rows * ns + zo, e = this.etaEnd(i);
+        const zi = i * rows * ns + zo,
+          e = this.etaEnd(i);
         for (let b = 0; b < R; b++) {
           let s = 0;
           const hk = (k * R + b) * ld;
@@ -382,7 +409,8 @@ class Layer {
       // T = sum_i C(k,i)^T X(i,j) + sum_{i<=j} U(i)^T C(j,i)   (R x R)
       T.fill(0);
       for (let i = 0; i <= k; i++) {
-        const co = (k * K1 + i) * R, xo = xAt(i, j);
+        const co = (k * K1 + i) * R,
+          xo = xAt(i, j);
         for (let a = 0; a < R; a++) {
           const ca = Crow[co + a];
           for (let b = 0; b < R; b++) T[a * R + b] += ca * xs[xo + b];
@@ -424,9 +452,12 @@ function predict(delta: Float64Array, k: number, P: number, t: Float64Array, y: 
  * from t_{k-1} to t_k (h = t_k - t_{k-1}); returns the max change of Delta(t_k) from its previous value.
  */
 function crankNicolson(delta: Float64Array, ftest: Float64Array, k: number, h: number, K0: Dense, K1: Dense, P: number): number {
-  const n = K0.rows, Pt = n - P, s = h / (2 * P);
+  const n = K0.rows,
+    Pt = n - P,
+    s = h / (2 * P);
   const prev = delta.subarray((k - 1) * P, k * P);
-  const lhs = new Matrix(P, P), rhs = Matrix.zeros(P, 1);
+  const lhs = new Matrix(P, P),
+    rhs = Matrix.zeros(P, 1);
   for (let a = 0; a < P; a++) {
     let acc = prev[a];
     for (let b = 0; b < P; b++) {
@@ -452,7 +483,8 @@ function crankNicolson(delta: Float64Array, ftest: Float64Array, k: number, h: n
 /** Phi^l(t_k,t_k) = E H^l E^T + Kperp over all points against the first `cols` points. */
 function phiAt(pb: DeepLinearProblem, layer: Layer, k: number, cols: number): Dense {
   const { R, E, Kperp } = pb.coords;
-  const n = E.rows, ld = R * layer.K1;
+  const n = E.rows,
+    ld = R * layer.K1;
   const out = dense(n, cols);
   for (let mu = 0; mu < n; mu++)
     for (let nu = 0; nu < cols; nu++) {
@@ -474,7 +506,8 @@ function ntkAt(pb: DeepLinearProblem, layers: Layer[], k: number, cols: number):
   const g = (l: number) => (l > pb.L ? 1 : layers[l - 1].G[k * layers[0].K1 + k]);
   for (let mu = 0; mu < n; mu++) for (let nu = 0; nu < cols; nu++) out.data[mu * cols + nu] = g(1) * pb.Kx.data[mu * n + nu];
   layers.forEach((layer, i) => {
-    const phi = phiAt(pb, layer, k, cols), gl = g(i + 2);
+    const phi = phiAt(pb, layer, k, cols),
+      gl = g(i + 2);
     for (let q = 0; q < out.data.length; q++) out.data[q] += gl * phi.data[q];
   });
   return out;

@@ -66,7 +66,13 @@ export const METHOD_REGISTRY = {
     why: LAZY_OUTPUTS.why,
     run: (cfg, _o, schedule) => solveLazy(cfg, schedule),
   }),
-  'two-layer': entry({ label: 'the two-layer method', options: TWO_LAYER_OPTIONS, schedules: ['flow', 'gd'], outputs: ALL_OUTPUTS, run: twoLayer }),
+  'two-layer': entry({
+    label: 'the two-layer method',
+    options: TWO_LAYER_OPTIONS,
+    schedules: ['flow', 'gd'],
+    outputs: ALL_OUTPUTS,
+    run: twoLayer,
+  }),
   'deep-linear': entry({
     label: 'the deep-linear method',
     options: DEEP_LINEAR_OPTIONS,
@@ -93,7 +99,6 @@ export const METHOD_REGISTRY = {
 
 export type SolverMethod = keyof typeof METHOD_REGISTRY;
 
-
 function problem(cfg: Config) {
   const Kx = inputKernel(allInputs(cfg));
   const P = cfg.data.X.length;
@@ -109,8 +114,21 @@ function twoLayer(cfg: Config, o: z.infer<typeof TWO_LAYER_OPTIONS>, schedule: S
   const k0 = initialKernels(allInputs(cfg), 1, model.activation, solver.quadrature);
   const pb = { ...problem(cfg), y: data.y, ytest: data.ytest, act: activation(model.activation), gamma0, schedule, ntk0: k0.ntk };
   const withKernels = output.kernels || output.alignment;
-  const s = solveTwoLayer(pb, { particles, replicas, tol, maxStep: o.dt, controlVariate, seed: solver.seed, kernels: withKernels, histograms: output.histograms, onProgress: opts.onProgress });
-  const maxRelative = Math.max(relativeLossError(s.trainLossSem, s.trainLoss), s.testLoss ? relativeLossError(s.testLossSem!, s.testLoss) : 0);
+  const s = solveTwoLayer(pb, {
+    particles,
+    replicas,
+    tol,
+    maxStep: o.dt,
+    controlVariate,
+    seed: solver.seed,
+    kernels: withKernels,
+    histograms: output.histograms,
+    onProgress: opts.onProgress,
+  });
+  const maxRelative = Math.max(
+    relativeLossError(s.trainLossSem, s.trainLoss),
+    s.testLoss ? relativeLossError(s.testLossSem!, s.testLoss) : 0,
+  );
   const result: Result = {
     t: s.t,
     trainLoss: s.trainLoss,
@@ -122,7 +140,10 @@ function twoLayer(cfg: Config, o: z.infer<typeof TWO_LAYER_OPTIONS>, schedule: S
       particles: particles * replicas,
       replicas,
       controlVariate,
-      grid: schedule.kind === 'flow' ? { integrator: 'dormand-prince (adaptive)', tol, evaluations: s.evaluations } : { integrator: 'gradient descent', steps: s.evaluations },
+      grid:
+        schedule.kind === 'flow'
+          ? { integrator: 'dormand-prince (adaptive)', tol, evaluations: s.evaluations }
+          : { integrator: 'gradient descent', steps: s.evaluations },
       errorEstimate: maxRelative,
       seed: solver.seed,
     }),
@@ -140,7 +161,8 @@ function twoLayer(cfg: Config, o: z.infer<typeof TWO_LAYER_OPTIONS>, schedule: S
  * src/dmft/deep-linear.ts) do not fit in 80% of the free memory.
  */
 function checkDeepLinearMemory(cfg: Config, K1: number): void {
-  const R = Math.min(cfg.data.X.length, cfg.data.X[0].length), L = cfg.model.depth;
+  const R = Math.min(cfg.data.X.length, cfg.data.X[0].length),
+    L = cfg.model.depth;
   const bytes = 8 * L * (2 * (R * K1) ** 2 + 6 * K1 * K1 * R);
   const free = availableMemory();
   if (free !== undefined && bytes > 0.8 * free)
@@ -174,7 +196,11 @@ function deepLinear(cfg: Config, o: z.infer<typeof DEEP_LINEAR_OPTIONS>, schedul
   if (o.errorEstimate) {
     const coarse = run(2 * dt);
     const cc = curves(coarse);
-    const rel = (fine: number[], c2: number[]) => relativeLossError(c2.map((v, i) => (v - fine[i]) / ((coarse.maxStep / s.maxStep) ** 2 - 1)), fine);
+    const rel = (fine: number[], c2: number[]) =>
+      relativeLossError(
+        c2.map((v, i) => (v - fine[i]) / ((coarse.maxStep / s.maxStep) ** 2 - 1)),
+        fine,
+      );
     errorEstimate = Math.max(rel(trainLoss, lossCurve(cc.train, data.y)), testLoss ? rel(testLoss, lossCurve(cc.test!, data.ytest!)) : 0);
   }
   const result: Result = {
@@ -203,4 +229,3 @@ function deepLinear(cfg: Config, o: z.infer<typeof DEEP_LINEAR_OPTIONS>, schedul
   if (output.alignment) result.alignment = s.ntk.map((K) => alignment(K, data.y));
   return result;
 }
-

@@ -64,7 +64,19 @@ export type McSolverOptions = z.infer<typeof MONTE_CARLO_SCHEMA>;
  * takes 16 for A and 256 for B (solver.responseSamplesB). The measurements behind these defaults:
  * docs/VALIDATION.md and docs/RELU.md, "Moved from code comments".
  */
-export const MC_DEFAULTS = { samples: 8192, replicas: 8, responseSamples: 16, steps: 36, tol: 1e-6, maxIterations: 40, ibpRidge: 1, kinkWidth: 0.25, kinkResponseSamplesB: 256, targetError: 0.025, maxSamples: 32768 };
+export const MC_DEFAULTS = {
+  samples: 8192,
+  replicas: 8,
+  responseSamples: 16,
+  steps: 36,
+  tol: 1e-6,
+  maxIterations: 40,
+  ibpRidge: 1,
+  kinkWidth: 0.25,
+  kinkResponseSamplesB: 256,
+  targetError: 0.025,
+  maxSamples: 32768,
+};
 
 /**
  * The accuracy target of a solve whose samples are not fixed (solver.samples unset, or solver.targetError set):
@@ -74,7 +86,11 @@ export const MC_DEFAULTS = { samples: 8192, replicas: 8, responseSamples: 16, st
  */
 export function accuracyTarget(o: McSolverOptions): { target: number; maxSamples: number } | undefined {
   if (o.samples !== undefined && o.targetError === undefined) {
-    if (o.maxSamples !== undefined) throw new InputError('solver.maxSamples', 'caps the samples that solver.targetError asks for; with solver.samples fixed it needs solver.targetError');
+    if (o.maxSamples !== undefined)
+      throw new InputError(
+        'solver.maxSamples',
+        'caps the samples that solver.targetError asks for; with solver.samples fixed it needs solver.targetError',
+      );
     return undefined;
   }
   const first = o.samples ?? MC_DEFAULTS.samples;
@@ -89,7 +105,12 @@ export function accuracyTarget(o: McSolverOptions): { target: number; maxSamples
  * 1.2 (error / target)^2 times the samples (1.2 for the scatter of the estimate from few replicas), at least
  * twice, in whole 256-sample blocks per replica, and at most maxSamples.
  */
-export function nextSamples(samples: number, replicas: number, errorEstimate: number, acc: { target: number; maxSamples: number }): number | undefined {
+export function nextSamples(
+  samples: number,
+  replicas: number,
+  errorEstimate: number,
+  acc: { target: number; maxSamples: number },
+): number | undefined {
   if (!(errorEstimate > acc.target) || samples >= acc.maxSamples) return undefined;
   const grow = Math.max(2, 1.2 * (errorEstimate / acc.target) ** 2);
   return Math.min(acc.maxSamples, Math.ceil((grow * samples) / replicas / 256) * 256 * replicas);
@@ -101,7 +122,11 @@ export function nextSamples(samples: number, replicas: number, errorEstimate: nu
  * `samples` like the sampling error does, and raising `samples` alone buys precision (measurements: docs/RELU.md,
  * "Moved from code comments").
  */
-function defaultResponseSamples(M: number, kink: boolean, o: Pick<McSolverOptions, 'responseSamples' | 'responseSamplesB'>): { A: number; B: number } {
+function defaultResponseSamples(
+  M: number,
+  kink: boolean,
+  o: Pick<McSolverOptions, 'responseSamples' | 'responseSamplesB'>,
+): { A: number; B: number } {
   const share = (min: number, fraction: number) => Math.max(min, Math.floor(M * fraction));
   const A = o.responseSamples ?? share(MC_DEFAULTS.responseSamples, MC_DEFAULTS.responseSamples / 1024);
   const B = o.responseSamplesB ?? (kink ? share(MC_DEFAULTS.kinkResponseSamplesB, MC_DEFAULTS.kinkResponseSamplesB / 1024) : A);
@@ -144,12 +169,18 @@ function planSizes(cfg: Config, schedule: Schedule, o: McSolverOptions, method: 
   const responseSamples = defaultResponseSamples(M, act.kink === true, o);
   const maxStep = o.dt ?? times[times.length - 1] / MC_DEFAULTS.steps;
   const grid = timeGrid(times, maxStep);
-  const P = data.X.length, n = P + (data.Xtest?.length ?? 0);
+  const P = data.X.length,
+    n = P + (data.Xtest?.length ?? 0);
   const shape = { P, n, L: model.depth, K1: grid.t.length, records: grid.index.length, kink: act.kink === true };
   return { method, times, replicas, M, responses, responseSamples, maxStep, options: o, shape, grid };
 }
 
-export function planMonteCarlo(cfg: Config, schedule: Schedule, o: McSolverOptions, method: 'monte-carlo' | 'gradient-independent'): McPlan {
+export function planMonteCarlo(
+  cfg: Config,
+  schedule: Schedule,
+  o: McSolverOptions,
+  method: 'monte-carlo' | 'gradient-independent',
+): McPlan {
   const { shape, grid, ...plan } = planSizes(cfg, schedule, o, method);
   const { data, model, solver } = cfg;
   const X = allInputs(cfg);
@@ -160,10 +191,27 @@ export function planMonteCarlo(cfg: Config, schedule: Schedule, o: McSolverOptio
   const ntkExact0 = o.controlVariate === false ? undefined : init.ntk;
   // relu's delta(h): width kinkWidth x the point's preactivation scale at t = 0, sqrt(Phi^{l-1}_{mu mu}) (Phi^0 = K^x)
   const width = o.kinkWidth ?? MC_DEFAULTS.kinkWidth;
-  const kinkWidth = act.kink ? init.Phi.slice(0, model.depth).map((Phi) => Float64Array.from({ length: Phi.rows }, (_, mu) => width * Math.sqrt(Phi.data[mu * Phi.rows + mu]))) : undefined;
+  const kinkWidth = act.kink
+    ? init.Phi.slice(0, model.depth).map((Phi) =>
+        Float64Array.from({ length: Phi.rows }, (_, mu) => width * Math.sqrt(Phi.data[mu * Phi.rows + mu])),
+      )
+    : undefined;
   // kinked activations read f off the fields in the full solution; the rest flows along the NTK (McProblem.output)
   const output = method === 'monte-carlo' && act.kink === true && gamma0 > 0 ? 'fields' : 'ntk';
-  const pb: McProblem = { Kx, Fx: new GaussianSampler(Kx).factor, P: data.X.length, y: data.y, L: model.depth, act, gamma0, t: grid.t, record: grid.index, ntkExact0, kinkWidth, output };
+  const pb: McProblem = {
+    Kx,
+    Fx: new GaussianSampler(Kx).factor,
+    P: data.X.length,
+    y: data.y,
+    L: model.depth,
+    act,
+    gamma0,
+    t: grid.t,
+    record: grid.index,
+    ntkExact0,
+    kinkWidth,
+    output,
+  };
   return { ...plan, pb };
 }
 
@@ -172,7 +220,16 @@ export function runReplica(plan: McPlan, seed: number, r: number, onStep?: (k: n
   const { pb, M, responseSamples, responses, options: o } = plan;
   return marchReplica(
     pb,
-    { samples: M, responseSamples, responses, ibpRidge: o.ibpRidge ?? MC_DEFAULTS.ibpRidge, seed, first: r * M, tol: o.tol ?? MC_DEFAULTS.tol, maxIterations: o.maxIterations ?? MC_DEFAULTS.maxIterations },
+    {
+      samples: M,
+      responseSamples,
+      responses,
+      ibpRidge: o.ibpRidge ?? MC_DEFAULTS.ibpRidge,
+      seed,
+      first: r * M,
+      tol: o.tol ?? MC_DEFAULTS.tol,
+      maxIterations: o.maxIterations ?? MC_DEFAULTS.maxIterations,
+    },
     onStep,
   );
 }
@@ -198,7 +255,8 @@ export function replicasInMemory(
 ): { concurrent: number; bytesPerReplica: number } {
   const acc = accuracyTarget(o);
   const planAt = (samples: number) => planSizes(cfg, schedule, { ...o, samples }, method);
-  const bytes = (plan: McSizes, responses = plan.responses) => replicaBytes(plan.shape, { samples: plan.M, responseSamples: plan.responseSamples, responses });
+  const bytes = (plan: McSizes, responses = plan.responses) =>
+    replicaBytes(plan.shape, { samples: plan.M, responseSamples: plan.responseSamples, responses });
   const plan = acc ? planAt(acc.maxSamples) : planSizes(cfg, schedule, o, method);
   const bytesPerReplica = bytes(plan);
   if (available === undefined) return { concurrent: wanted, bytesPerReplica };
@@ -206,7 +264,8 @@ export function replicasInMemory(
   const concurrent = Math.min(wanted, Math.floor(budget / bytesPerReplica));
   if (concurrent >= 1) return { concurrent, bytesPerReplica };
   // the largest samples per replica that fit (bisection: the bytes grow with them)
-  let lo = 1, hi = plan.M;
+  let lo = 1,
+    hi = plan.M;
   while (hi - lo > 1) {
     const mid = Math.floor((lo + hi) / 2);
     if (bytes(planAt(mid * plan.replicas)) <= budget) lo = mid;
@@ -214,12 +273,19 @@ export function replicasInMemory(
   }
   const field = acc ? 'solver.maxSamples' : 'solver.samples';
   const jacobians = bytesPerReplica - bytes(plan, 'none');
-  const share = jacobians > 0 ? `, ${formatBytes(jacobians)} of it the Jacobians of ${plan.responseSamples.A} / ${plan.responseSamples.B} response samples for A / B` : '';
+  const share =
+    jacobians > 0
+      ? `, ${formatBytes(jacobians)} of it the Jacobians of ${plan.responseSamples.A} / ${plan.responseSamples.B} response samples for A / B`
+      : '';
   throw new InputError(
     field,
     `one replica of ${plan.M} samples (${plan.M * plan.replicas} in ${plan.replicas} replicas) needs ${formatBytes(bytesPerReplica)}${share}; ` +
       `${formatBytes(budget)} is free for it (${Math.round(100 * MEMORY_SHARE)}% of the ${formatBytes(available)} available): ` +
-      (lo < 2 ? `even 2 samples per replica do not fit: ${plan.shape.P} training points on ${plan.shape.K1} grid times are too many for this machine (the memory grows as P^2 K^2; lower data P or raise solver.dt)` : acc && lo * plan.replicas < (o.samples ?? MC_DEFAULTS.samples) ? `set solver.samples and solver.maxSamples <= ${lo * plan.replicas}` : `set ${field} <= ${lo * plan.replicas}`) +
+      (lo < 2
+        ? `even 2 samples per replica do not fit: ${plan.shape.P} training points on ${plan.shape.K1} grid times are too many for this machine (the memory grows as P^2 K^2; lower data P or raise solver.dt)`
+        : acc && lo * plan.replicas < (o.samples ?? MC_DEFAULTS.samples)
+          ? `set solver.samples and solver.maxSamples <= ${lo * plan.replicas}`
+          : `set ${field} <= ${lo * plan.replicas}`) +
       `${jacobians > 0 ? ', lower solver.responseSamples / responseSamplesB' : ''}, or raise solver.replicas (fewer samples each)`,
   );
 }
@@ -239,20 +305,30 @@ interface Stage {
  * stages in meta.accuracy and a note if the target was missed. Every solve is a pure function of the config
  * and its samples, so the result does not depend on where the replicas run.
  */
-export function* monteCarloSolves(cfg: Config, schedule: Schedule, o: McSolverOptions, method: 'monte-carlo' | 'gradient-independent', started: number): Generator<McPlan, Result, McRun[]> {
+export function* monteCarloSolves(
+  cfg: Config,
+  schedule: Schedule,
+  o: McSolverOptions,
+  method: 'monte-carlo' | 'gradient-independent',
+  started: number,
+): Generator<McPlan, Result, McRun[]> {
   const acc = accuracyTarget(o);
   const stages: Stage[] = [];
-  for (let options = o; ; ) {
+  for (let options = o; ;) {
     const plan = planMonteCarlo(cfg, schedule, options, method);
     const result = combineReplicas(cfg, plan, yield plan, started);
     if (!acc) return result;
-    const samples = plan.M * plan.replicas, errorEstimate = result.meta.errorEstimate as number;
+    const samples = plan.M * plan.replicas,
+      errorEstimate = result.meta.errorEstimate as number;
     stages.push({ samples, errorEstimate, seconds: result.meta.seconds - stages.reduce((s, x) => s + x.seconds, 0) });
     const next = nextSamples(samples, plan.replicas, errorEstimate, acc);
     if (next === undefined) {
       result.meta.accuracy = { targetError: acc.target, maxSamples: acc.maxSamples, stages };
       if (errorEstimate > acc.target)
-        addWarning(result.meta, `the sampling error of the losses, ${percent(errorEstimate)}, is above solver.targetError (${percent(acc.target)}) at solver.maxSamples = ${acc.maxSamples}; raise solver.maxSamples (time grows linearly with the samples)`);
+        addWarning(
+          result.meta,
+          `the sampling error of the losses, ${percent(errorEstimate)}, is above solver.targetError (${percent(acc.target)}) at solver.maxSamples = ${acc.maxSamples}; raise solver.maxSamples (time grows linearly with the samples)`,
+        );
       return result;
     }
     options = { ...o, samples: next };
@@ -270,11 +346,14 @@ export function solveMonteCarlo(
   replicasInMemory(cfg, schedule, o, method, 1);
   const solves = monteCarloSolves(cfg, schedule, o, method, performance.now());
   let step = solves.next();
-  for (let offset = 0; !step.done; ) {
+  for (let offset = 0; !step.done;) {
     const plan = step.value;
-    const steps = plan.pb.t.length, total = plan.replicas * steps, done = offset;
+    const steps = plan.pb.t.length,
+      total = plan.replicas * steps,
+      done = offset;
     const runs: McRun[] = [];
-    for (let r = 0; r < plan.replicas; r++) runs.push(runReplica(plan, cfg.solver.seed, r, (k) => onProgress?.(done + r * steps + k + 1, done + total)));
+    for (let r = 0; r < plan.replicas; r++)
+      runs.push(runReplica(plan, cfg.solver.seed, r, (k) => onProgress?.(done + r * steps + k + 1, done + total)));
     offset += total;
     step = solves.next(runs);
   }
@@ -294,8 +373,20 @@ export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[
   const trainLoss = lossCurve(train, data.y);
   const testLoss = data.ytest ? lossCurve(test, data.ytest) : undefined;
   const sem = (curve: (r: number) => number[]) => pointwiseSem(runs.map((_, r) => curve(r)));
-  const trainLossSem = sem((r) => lossCurve(preds[r].map((p) => p.train), data.y));
-  const testLossSem = data.ytest ? sem((r) => lossCurve(preds[r].map((p) => p.test), data.ytest!)) : undefined;
+  const trainLossSem = sem((r) =>
+    lossCurve(
+      preds[r].map((p) => p.train),
+      data.y,
+    ),
+  );
+  const testLossSem = data.ytest
+    ? sem((r) =>
+        lossCurve(
+          preds[r].map((p) => p.test),
+          data.ytest!,
+        ),
+      )
+    : undefined;
   const ntk = times.map((_, i) => averageDense(runs.map((run) => run.records[i].ntk)));
 
   // the self-check's statistics stay in meta.consistency, its warning goes with the others
@@ -324,7 +415,12 @@ export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[
         ? {
             samplingError: {
               ...(output.predictions
-                ? { predictionsSem: { train: times.map((_, i) => pointwiseSem(preds.map((p) => p[i].train))), ...(data.ytest ? { test: times.map((_, i) => pointwiseSem(preds.map((p) => p[i].test))) } : {}) } }
+                ? {
+                    predictionsSem: {
+                      train: times.map((_, i) => pointwiseSem(preds.map((p) => p[i].train))),
+                      ...(data.ytest ? { test: times.map((_, i) => pointwiseSem(preds.map((p) => p[i].test))) } : {}),
+                    },
+                  }
                 : {}),
               ...(output.alignment ? { alignmentSem: sem((r) => runs[r].records.map((rec) => alignment(rec.ntk, data.y))) } : {}),
             },
@@ -341,15 +437,18 @@ export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[
   if (output.predictions) result.predictions = { train, ...(data.ytest ? { test } : {}) };
   if (output.kernels)
     result.kernels = {
-      Phi: Array.from({ length: model.depth }, (_, l) => times.map((_, i) => toRows(averageDense(runs.map((run) => run.records[i].Phi[l]))))),
+      Phi: Array.from({ length: model.depth }, (_, l) =>
+        times.map((_, i) => toRows(averageDense(runs.map((run) => run.records[i].Phi[l])))),
+      ),
       G: Array.from({ length: model.depth }, (_, l) => times.map((_, i) => toRows(averageDense(runs.map((run) => run.records[i].G[l]))))),
       ntk: ntk.map(toRows),
     };
   if (output.alignment) result.alignment = ntk.map((K) => alignment(K, data.y));
   if (output.histograms)
-    result.histograms = runs[0].h0.map((_, l) =>
-      ({ layer: l + 1, ...preactivationHistogram(concat(runs.map((x) => x.h0[l])), concat(runs.map((x) => x.h1[l]))) }),
-    );
+    result.histograms = runs[0].h0.map((_, l) => ({
+      layer: l + 1,
+      ...preactivationHistogram(concat(runs.map((x) => x.h0[l])), concat(runs.map((x) => x.h1[l]))),
+    }));
   return result;
 }
 
@@ -364,12 +463,14 @@ export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[
  * as the validation standard; `standardErrors`: the largest |difference| / SE over times t > 0.
  */
 function consistency(runs: readonly McRun[], y: readonly number[], trainLoss: number[], method: string, output: McProblem['output']) {
-  const R = runs.length, P = y.length;
+  const R = runs.length,
+    P = y.length;
   const cross = (e: number[][]) => {
     let s = 0;
     for (let a = 0; a < P; a++) {
-      let sum = 0, sq = 0;
-      for (const er of e) (sum += er[a]), (sq += er[a] * er[a]);
+      let sum = 0,
+        sq = 0;
+      for (const er of e) ((sum += er[a]), (sq += er[a] * er[a]));
       s += sum * sum - sq;
     }
     return s / (2 * P * e.length * (e.length - 1));
@@ -437,4 +538,3 @@ function concat(parts: Float64Array[]): Float64Array {
   for (const p of parts) (out.set(p, o), (o += p.length));
   return out;
 }
-

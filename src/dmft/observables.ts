@@ -5,8 +5,11 @@ import { halfMeanSquare } from '../core/result.js';
 
 /** Kernel-target alignment A = y^T K y / (|K|_F |y|^2) of the train x train block of K. */
 export function alignment(K: Dense, y: readonly number[]): number {
-  const P = y.length, n = K.cols;
-  let quad = 0, frob = 0, yy = 0;
+  const P = y.length,
+    n = K.cols;
+  let quad = 0,
+    frob = 0,
+    yy = 0;
   for (let a = 0; a < P; a++) {
     yy += y[a] * y[a];
     for (let b = 0; b < P; b++) {
@@ -49,8 +52,9 @@ const BINS = 40;
 
 /** Densities of preactivation samples at the first (h0) and last (h1) time, on 40 common bins. */
 export function preactivationHistogram(h0: Float64Array, h1: Float64Array) {
-  let lo = Infinity, hi = -Infinity;
-  for (const h of [h0, h1]) for (const v of h) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+  let lo = Infinity,
+    hi = -Infinity;
+  for (const h of [h0, h1]) for (const v of h) ((lo = Math.min(lo, v)), (hi = Math.max(hi, v)));
   const width = (hi - lo) / BINS || 1;
   const density = (h: Float64Array) => {
     const c = new Array<number>(BINS).fill(0);
@@ -66,7 +70,12 @@ export function preactivationHistogram(h0: Float64Array, h1: Float64Array) {
  * `substeps` steps per interval. Used to attribute a gap between two loss curves to the kernels that drive it
  * (examples/kernel-swap.ts); with a constant path it is the static-NTK curve.
  */
-export function lossAlongNtk(t: readonly number[], K: readonly (readonly (readonly number[])[])[], y: readonly number[], substeps = 50): number[] {
+export function lossAlongNtk(
+  t: readonly number[],
+  K: readonly (readonly (readonly number[])[])[],
+  y: readonly number[],
+  substeps = 50,
+): number[] {
   const P = y.length;
   let d = Float64Array.from(y);
   const out = [halfMeanSquare(d)];
@@ -81,7 +90,10 @@ export function lossAlongNtk(t: readonly number[], K: readonly (readonly (readon
     const h = (t[k] - t[k - 1]) / substeps;
     for (let j = 0; j < substeps; j++) {
       const [a0, a1, a2] = [j / substeps, (j + 0.5) / substeps, (j + 1) / substeps];
-      const k1 = rate(k, a0, d), k2 = rate(k, a1, step(d, h / 2, k1)), k3 = rate(k, a1, step(d, h / 2, k2)), k4 = rate(k, a2, step(d, h, k3));
+      const k1 = rate(k, a0, d),
+        k2 = rate(k, a1, step(d, h / 2, k1)),
+        k3 = rate(k, a1, step(d, h / 2, k2)),
+        k4 = rate(k, a2, step(d, h, k3));
       d = d.map((v, i) => v + (h / 6) * (k1[i] + 2 * k2[i] + 2 * k3[i] + k4[i]));
     }
     out.push(halfMeanSquare(d));

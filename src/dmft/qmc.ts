@@ -22,7 +22,8 @@ export function haltonNormals(count: number, dim: number, rng: Rng): Float64Arra
 }
 
 function radicalInverse(i: number, base: number): number {
-  let x = 0, f = 1 / base;
+  let x = 0,
+    f = 1 / base;
   for (let n = i; n > 0; n = Math.floor(n / base), f /= base) x += (n % base) * f;
   return x;
 }
@@ -50,8 +51,11 @@ export function normalQuantile(p: number): number {
     const q = Math.sqrt(-2 * Math.log(q0));
     x = (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) / ((((Dq[0] * q + Dq[1]) * q + Dq[2]) * q + Dq[3]) * q + 1);
   } else {
-    const q = q0 - 0.5, r = q * q;
-    x = ((((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q) / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1);
+    const q = q0 - 0.5,
+      r = q * q;
+    x =
+      ((((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q) /
+      (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1);
   }
   const e = 0.5 * erfc(-x / Math.SQRT2) - q0;
   const u = e * Math.sqrt(2 * Math.PI) * Math.exp((x * x) / 2);

@@ -45,15 +45,20 @@ export function prepareSolve(cfg: Config, opts: SolveOptions = {}) {
   const entry: MethodEntry = METHOD_REGISTRY[method];
   // solver options the method does not know, or of the wrong type; then its defaults
   for (const key of Object.keys(cfg.solver))
-    if (!(key in entry.options.shape)) throw new InputError(`solver.${key}`, `unknown option for method ${method} (known: ${Object.keys(entry.options.shape).join(', ')})`);
+    if (!(key in entry.options.shape))
+      throw new InputError(`solver.${key}`, `unknown option for method ${method} (known: ${Object.keys(entry.options.shape).join(', ')})`);
   const options = parseWith(entry.options, cfg.solver, ['solver']);
   if (opts.times) {
-    if (cfg.train.kind === 'gd') throw new InputError('times', 'explicit times are for gradient flow (train.T), not gradient descent (train.steps)');
+    if (cfg.train.kind === 'gd')
+      throw new InputError('times', 'explicit times are for gradient flow (train.T), not gradient descent (train.steps)');
     checkTimes(opts.times);
   }
   const schedule: Schedule = opts.times ? { kind: 'flow', t: opts.times } : scheduleOf(cfg.train);
   if (!entry.schedules.includes(schedule.kind))
-    throw new InputError('train.steps', `the ${method} solver integrates gradient flow (train.T); gradient descent (train.steps, train.lr) is not supported by it`);
+    throw new InputError(
+      'train.steps',
+      `the ${method} solver integrates gradient flow (train.T); gradient descent (train.steps, train.lr) is not supported by it`,
+    );
   refuseOutputs(cfg.output, entry.label, entry.outputs, entry.why);
   return { method, entry, options, schedule };
 }
@@ -66,4 +71,3 @@ export function solve(cfg: Config, opts: SolveOptions = {}): Result {
 
 /** What to lower when a solution diverges. */
 export const divergenceHint = (cfg: Config) => (cfg.train.kind === 'gd' ? 'lower train.lr' : 'lower solver.dt or solver.tol');
-

@@ -94,17 +94,31 @@ export function solveTwoLayer(pb: TwoLayerProblem, opt: TwoLayerOptions): TwoLay
     const finite = snap.f.every((f) => f.every(Number.isFinite));
     if (!finite && !snap.kernels) snap = pop.snapshot(y, true); // the last record has the kernels
     if (!finite && pb.schedule.kind === 'flow')
-      throw new ConvergenceError(`two-layer: the particles diverged before t = ${times[i]} (reduce solver.tol)`, records.map((r) => r.f[0][0]));
+      throw new ConvergenceError(
+        `two-layer: the particles diverged before t = ${times[i]} (reduce solver.tol)`,
+        records.map((r) => r.f[0][0]),
+      );
     records.push(snap);
     opt.onProgress?.(i + 1, times.length);
     return finite;
   };
   if (pb.schedule.kind === 'flow') {
     try {
-      dormandPrince(state, (y, dydt) => pop.derivative(y, dydt), times, opt.tol, opt.maxStep ?? Infinity, record, 'two-layer: the particle ODE');
+      dormandPrince(
+        state,
+        (y, dydt) => pop.derivative(y, dydt),
+        times,
+        opt.tol,
+        opt.maxStep ?? Infinity,
+        record,
+        'two-layer: the particle ODE',
+      );
     } catch (e) {
       if (e instanceof ConvergenceError) throw e;
-      throw new ConvergenceError(`two-layer: the particle ODE failed (${(e as Error).message})`, records.map((r) => r.f[0][0]));
+      throw new ConvergenceError(
+        `two-layer: the particle ODE failed (${(e as Error).message})`,
+        records.map((r) => r.f[0][0]),
+      );
     }
   } else {
     const { lr, steps: at } = pb.schedule;
@@ -172,7 +186,8 @@ class Population {
     for (let rep = 0; rep < this.reps; rep++) {
       const z = haltonNormals(this.M, dim, stream(opt.seed, 'two-layer', rep));
       for (let i = 0; i < this.M; i++) {
-        const id = rep * this.M + i, zi = i * dim;
+        const id = rep * this.M + i,
+          zi = i * dim;
         this.r[id] = z[zi];
         for (let mu = 0; mu < n; mu++) {
           let s = 0;
@@ -192,7 +207,8 @@ class Population {
   /** h_mu = u_mu + gamma0 E_mu . chi of particle `id` at point mu */
   private field(y: Float64Array, id: number, mu: number): number {
     const { R } = this;
-    const E = this.pb.coords.E.data, o = id * (R + 1);
+    const E = this.pb.coords.E.data,
+      o = id * (R + 1);
     let s = 0;
     for (let c = 0; c < R; c++) s += E[mu * R + c] * y[o + c];
     return this.u[id * this.n + mu] + this.pb.gamma0 * s;
@@ -202,14 +218,21 @@ class Population {
     this.evaluations++;
     const { R, M, n, p, q, delta, r, u, pu, both } = this;
     const { P, act, gamma0 } = this.pb;
-    const E = this.pb.coords.E.data, target = this.pb.y;
-    const S = R + 1, lazy = gamma0 === 0, inv = lazy ? 0 : 1 / gamma0;
+    const E = this.pb.coords.E.data,
+      target = this.pb.y;
+    const S = R + 1,
+      lazy = gamma0 === 0,
+      inv = lazy ? 0 : 1 / gamma0;
     for (let rep = 0; rep < this.reps; rep++) {
       // f - f(0) on training points, hence Delta, for this replica
       delta.fill(0);
       for (let i = 0; i < M; i++) {
-        const id = rep * M + i, o = id * S, ou = id * n, op = i * P;
-        const omega = y[o + R], ri = r[id];
+        const id = rep * M + i,
+          o = id * S,
+          ou = id * n,
+          op = i * P;
+        const omega = y[o + R],
+          ri = r[id];
         for (let a = 0, e = 0; a < P; a++) {
           let s = 0;
           for (let c = 0; c < R; c++, e++) s += E[e] * y[o + c];
@@ -221,7 +244,9 @@ class Population {
       }
       for (let a = 0; a < P; a++) delta[a] = target[a] - delta[a] / M;
       for (let i = 0; i < M; i++) {
-        const id = rep * M + i, o = id * S, op = i * P;
+        const id = rep * M + i,
+          o = id * S,
+          op = i * P;
         const w = (r[id] + gamma0 * y[o + R]) / P;
         for (let c = 0; c < R; c++) dydt[o + c] = 0;
         let dOmega = 0;
@@ -239,15 +264,24 @@ class Population {
     const { n, M, R } = this;
     const { act, gamma0, Kx } = this.pb;
     const f = Array.from({ length: this.reps }, () => new Float64Array(n));
-    const Phi = dense(n, n), G = dense(n, n);
-    const ph = new Float64Array(n), dh = new Float64Array(n);
+    const Phi = dense(n, n),
+      G = dense(n, n);
+    const ph = new Float64Array(n),
+      dh = new Float64Array(n);
     const { r, u, pu, both } = this;
-    const E = this.pb.coords.E.data, S = R + 1, lazy = gamma0 === 0, inv = lazy ? 0 : 1 / gamma0;
+    const E = this.pb.coords.E.data,
+      S = R + 1,
+      lazy = gamma0 === 0,
+      inv = lazy ? 0 : 1 / gamma0;
     for (let rep = 0; rep < this.reps; rep++) {
       const fr = f[rep];
       for (let i = 0; i < M; i++) {
-        const id = rep * M + i, o = id * S, ou = id * n;
-        const omega = y[o + R], ri = r[id], w = ri + gamma0 * omega;
+        const id = rep * M + i,
+          o = id * S,
+          ou = id * n;
+        const omega = y[o + R],
+          ri = r[id],
+          w = ri + gamma0 * omega;
         // the particle's contribution omega phi(h) + r (phi(h) - phi(u)) / gamma0 to f_mu - f_mu(0)
         for (let mu = 0, e = 0; mu < n; mu++) {
           let s = 0;
@@ -279,8 +313,11 @@ class Population {
   initialNtk(rep: number): Dense {
     const { n, M } = this;
     const { act, Kx } = this.pb;
-    const Phi = dense(n, n), G = dense(n, n), K = dense(n, n);
-    const ph = new Float64Array(n), dh = new Float64Array(n);
+    const Phi = dense(n, n),
+      G = dense(n, n),
+      K = dense(n, n);
+    const ph = new Float64Array(n),
+      dh = new Float64Array(n);
     for (let i = 0; i < M; i++) {
       const id = rep * M + i;
       for (let mu = 0; mu < n; mu++) {
@@ -296,8 +333,7 @@ class Population {
   /** h over all particles and training points (for histograms). */
   trainFields(y: Float64Array): Float64Array {
     const out = new Float64Array(this.M * this.reps * this.pb.P);
-    for (let id = 0; id < this.M * this.reps; id++)
-      for (let a = 0; a < this.pb.P; a++) out[id * this.pb.P + a] = this.field(y, id, a);
+    for (let id = 0; id < this.M * this.reps; id++) for (let a = 0; a < this.pb.P; a++) out[id * this.pb.P + a] = this.field(y, id, a);
     return out;
   }
 }
@@ -320,7 +356,8 @@ function phiAndSlope(act: Activation): (x: number, slope: Float64Array, at: numb
 function accumulateGram(Phi: Float64Array, G: Float64Array, ph: Float64Array, dh: Float64Array, n: number): void {
   for (let mu = 0; mu < n; mu++)
     for (let nu = 0; nu <= mu; nu++) {
-      const a = ph[mu] * ph[nu], b = dh[mu] * dh[nu];
+      const a = ph[mu] * ph[nu],
+        b = dh[mu] * dh[nu];
       Phi[mu * n + nu] += a;
       G[mu * n + nu] += b;
       if (nu !== mu) {

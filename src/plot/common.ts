@@ -28,7 +28,8 @@ export interface ResultLike {
 
 /** `value` as a result with t and trainLoss arrays of one length, or refused naming `name`. */
 export function asResult(value: unknown, name: string): ResultLike {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InputError(name, 'not a dmft result (expected a JSON object)');
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new InputError(name, 'not a dmft result (expected a JSON object)');
   const r = value as ResultLike;
   if (!Array.isArray(r.t)) throw new InputError(name, 'no t (not a dmft result)');
   if (!Array.isArray(r.trainLoss)) throw new InputError(name, 'no trainLoss (not a dmft result)');
@@ -45,7 +46,10 @@ export function isSimulation(r: ResultLike): boolean {
 export function methodLabel(r: ResultLike): string {
   const method = String(r.meta?.method ?? 'result');
   if (isSimulation(r)) {
-    const parts = [typeof r.width === 'number' ? `N=${r.width}` : '', typeof r.seeds === 'number' ? `${r.seeds} seed${r.seeds === 1 ? '' : 's'}` : ''].filter(Boolean);
+    const parts = [
+      typeof r.width === 'number' ? `N=${r.width}` : '',
+      typeof r.seeds === 'number' ? `${r.seeds} seed${r.seeds === 1 ? '' : 's'}` : '',
+    ].filter(Boolean);
     return parts.length ? `${method} ${parts.join(', ')}` : method;
   }
   return METHOD_LABELS[method] ?? method;
@@ -71,7 +75,12 @@ export function uniqueLabels(results: readonly ResultLike[], names: readonly str
     if (idx.length < 2) continue;
     const configs = idx.map((i) => leaves(results[i].config));
     const paths = [...new Set(configs.flatMap((c) => [...c.keys()]))].filter((p) => new Set(configs.map((c) => c.get(p))).size > 1);
-    const by = idx.map((_, j) => paths.slice(0, 2).map((p) => `${p}=${configs[j].get(p) ?? '-'}`).join(', '));
+    const by = idx.map((_, j) =>
+      paths
+        .slice(0, 2)
+        .map((p) => `${p}=${configs[j].get(p) ?? '-'}`)
+        .join(', '),
+    );
     const distinct = paths.length > 0 && new Set(by).size === idx.length;
     idx.forEach((i, j) => (out[i] = `${label} (${distinct ? by[j] : (names[i] ?? `#${i + 1}`)})`));
   }
@@ -109,7 +118,8 @@ export function curveRows(curves: readonly (Curve & { extra?: Row })[], log: boo
   // line widths: simulations thin; theory curves drawn in order, each thinner than the one before, so that
   // one lying on another still shows at its edges
   const theory = [...new Set(curves.filter((c) => c.source === 'theory').map((c) => c.series))];
-  const lw = (c: Curve) => (c.source === 'simulation' ? 1.4 : theory.length === 1 ? 2.4 : [3.4, 2.3, 1.6][Math.min(theory.indexOf(c.series), 2)]);
+  const lw = (c: Curve) =>
+    c.source === 'simulation' ? 1.4 : theory.length === 1 ? 2.4 : [3.4, 2.3, 1.6][Math.min(theory.indexOf(c.series), 2)];
   const rows: Row[] = [];
   for (const c of curves)
     c.x.forEach((x, k) => {
@@ -128,14 +138,22 @@ export function curveRows(curves: readonly (Curve & { extra?: Row })[], log: boo
 
 /** Theory solid and drawn first; simulations dashed with markers on top, so a curve under another still shows. */
 export const SOURCES = ['theory', 'simulation'] as const;
-export const SOURCE_DASH = [[1, 0], [5, 3]];
+export const SOURCE_DASH = [
+  [1, 0],
+  [5, 3],
+];
 export const SOURCE_LABELS: Record<string, string> = { theory: 'theory (N = ∞)', simulation: 'simulation (± SEM)' };
 
 /**
  * Layers of a line chart of curveRows: SEM band, line, and markers on simulated curves; color by series in
  * `order`, dash by source when both sources appear.
  */
-export function curveLayers(rows: readonly Row[], order: readonly string[], axes: { x: Json; y: Json }, colorLegend: Json | null = { title: null }): Json[] {
+export function curveLayers(
+  rows: readonly Row[],
+  order: readonly string[],
+  axes: { x: Json; y: Json },
+  colorLegend: Json | null = { title: null },
+): Json[] {
   const both = SOURCES.every((s) => rows.some((r) => r.source === s));
   const color = { field: 'series', type: 'nominal', scale: { domain: order }, legend: colorLegend, sort: order };
   // band and markers filled by a copy of the series field (same domain, so same colors): vega-lite would merge
@@ -150,7 +168,11 @@ export function curveLayers(rows: readonly Row[], order: readonly string[], axes
           field: 'source',
           type: 'nominal',
           scale: { domain: [...SOURCES], range: SOURCE_DASH },
-          legend: { title: null, labelExpr: `datum.label === 'theory' ? '${SOURCE_LABELS.theory}' : '${SOURCE_LABELS.simulation}'`, symbolStrokeColor: '#555' },
+          legend: {
+            title: null,
+            labelExpr: `datum.label === 'theory' ? '${SOURCE_LABELS.theory}' : '${SOURCE_LABELS.simulation}'`,
+            symbolStrokeColor: '#555',
+          },
         },
       }
     : {};
@@ -177,7 +199,8 @@ export function curveLayers(rows: readonly Row[], order: readonly string[], axes
 
 /** Refuse an option value that is not one of `allowed`. */
 export function oneOf<T extends string>(field: string, value: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(value)) throw new InputError(field, `expected one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
+  if (!(allowed as readonly string[]).includes(value))
+    throw new InputError(field, `expected one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
   return value as T;
 }
 

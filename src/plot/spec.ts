@@ -1,6 +1,21 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { InputError } from '../core/errors.js';
-import { asResult, BASE_CONFIG, isSimulation, curveLayers, curveRows, finite, fmt, oneOf, semOf, uniqueLabels, type Curve, type Json, type ResultLike, type Row } from './common.js';
+import {
+  asResult,
+  BASE_CONFIG,
+  isSimulation,
+  curveLayers,
+  curveRows,
+  finite,
+  fmt,
+  oneOf,
+  semOf,
+  uniqueLabels,
+  type Curve,
+  type Json,
+  type ResultLike,
+  type Row,
+} from './common.js';
 
 /**
  * Vega-Lite specs of dmft results, for `dmft plot` (src/cli/plot.ts). A spec is plain JSON and this module
@@ -42,8 +57,11 @@ const source = (r: ResultLike): Curve['source'] => (isSimulation(r) ? 'simulatio
 /** Train and test loss against t, one facet each; theory solid, simulations dashed with markers and an SEM band. */
 function lossSpec(rs: ResultLike[], labels: string[], _names: string[], o: PlotOptions): Json {
   const curves = rs.flatMap((r, i) => {
-    const c: (Curve & { extra: Row })[] = [{ series: labels[i], source: source(r), x: r.t, y: r.trainLoss, sem: semOf(r, 'trainLossSem'), extra: { set: 'train loss' } }];
-    if (Array.isArray(r.testLoss)) c.push({ series: labels[i], source: source(r), x: r.t, y: r.testLoss, sem: semOf(r, 'testLossSem'), extra: { set: 'test loss' } });
+    const c: (Curve & { extra: Row })[] = [
+      { series: labels[i], source: source(r), x: r.t, y: r.trainLoss, sem: semOf(r, 'trainLossSem'), extra: { set: 'train loss' } },
+    ];
+    if (Array.isArray(r.testLoss))
+      c.push({ series: labels[i], source: source(r), x: r.t, y: r.testLoss, sem: semOf(r, 'testLossSem'), extra: { set: 'test loss' } });
     return c;
   });
   const rows = curveRows(curves, !!o.log);
@@ -83,13 +101,20 @@ export function timeIndex(token: string | number, t: readonly number[], name: st
   if (s === 'last') return t.length - 1;
   if (/^[-+]?\d+$/.test(s)) {
     const k = Number(s) < 0 ? t.length + Number(s) : Number(s);
-    if (k < 0 || k >= t.length) throw new InputError('--times', `index ${s} is out of range: ${name} has ${t.length} recorded times (indices 0..${t.length - 1})`);
+    if (k < 0 || k >= t.length)
+      throw new InputError('--times', `index ${s} is out of range: ${name} has ${t.length} recorded times (indices 0..${t.length - 1})`);
     return k;
   }
   const v = Number(s);
-  if (s === '' || !Number.isFinite(v)) throw new InputError('--times', `expected indices (0, 3, -1, first, last) or t values with a decimal point (2.5, 10.0), got ${JSON.stringify(s)}`);
-  const span = t[t.length - 1] - t[0], slack = span / Math.max(t.length - 1, 1) / 2 + 1e-9 * Math.abs(span);
-  if (v < t[0] - slack || v > t[t.length - 1] + slack) throw new InputError('--times', `t = ${s} is outside the recorded times of ${name} (${fmt(t[0])} to ${fmt(t[t.length - 1])})`);
+  if (s === '' || !Number.isFinite(v))
+    throw new InputError(
+      '--times',
+      `expected indices (0, 3, -1, first, last) or t values with a decimal point (2.5, 10.0), got ${JSON.stringify(s)}`,
+    );
+  const span = t[t.length - 1] - t[0],
+    slack = span / Math.max(t.length - 1, 1) / 2 + 1e-9 * Math.abs(span);
+  if (v < t[0] - slack || v > t[t.length - 1] + slack)
+    throw new InputError('--times', `t = ${s} is outside the recorded times of ${name} (${fmt(t[0])} to ${fmt(t[t.length - 1])})`);
   let best = 0;
   t.forEach((tk, k) => Math.abs(tk - v) < Math.abs(t[best] - v) && (best = k));
   return best;
@@ -110,11 +135,14 @@ function kernelSpec(rs: ResultLike[], labels: string[], names: string[], o: Plot
   const panels: string[] = [];
   const columns: string[] = [];
   const addColumn = (c: string) => columns.includes(c) || columns.push(c);
-  let points = 0, train = 0;
+  let points = 0,
+    train = 0;
   rs.forEach((r, i) => {
     const kern = r.kernels as Kernels | undefined;
-    if (!kern || !Array.isArray(kern.Phi) || !Array.isArray(kern.G) || !Array.isArray(kern.ntk)) throw new InputError(names[i], 'no kernels (run with "output": {"kernels": true})');
-    if (kern.ntk.length !== r.t.length) throw new InputError(`${names[i]}: kernels.ntk`, `has ${kern.ntk.length} times for ${r.t.length} recorded times`);
+    if (!kern || !Array.isArray(kern.Phi) || !Array.isArray(kern.G) || !Array.isArray(kern.ntk))
+      throw new InputError(names[i], 'no kernels (run with "output": {"kernels": true})');
+    if (kern.ntk.length !== r.t.length)
+      throw new InputError(`${names[i]}: kernels.ntk`, `has ${kern.ntk.length} times for ${r.t.length} recorded times`);
     const ks = [...new Set((o.times ?? ['first', 'last']).map((tok) => timeIndex(tok, r.t, names[i])))];
     const L = kern.Phi.length;
     for (let l = 1; l <= L; l++) addColumn(`Φ${sup(l)}`);
@@ -135,20 +163,28 @@ function kernelSpec(rs: ResultLike[], labels: string[], names: string[], o: Plot
   const size = Math.max(110, Math.min(170, 720 / columns.length));
   const step = points > 60 ? 20 : points > 25 ? 10 : 5;
   const ticks = Array.from({ length: points }, (_, j) => j + 1).filter((j) => j === 1 || j % step === 0);
-  const axis = (title: string) => ({ field: title === 'ν' ? 'nu' : 'mu', type: 'ordinal', title, axis: { values: ticks, labelAngle: 0, labelFontSize: 9, ticks: true, grid: false, labelPadding: 2 } });
+  const axis = (title: string) => ({
+    field: title === 'ν' ? 'nu' : 'mu',
+    type: 'ordinal',
+    title,
+    axis: { values: ticks, labelAngle: 0, labelFontSize: 9, ticks: true, grid: false, labelPadding: 2 },
+  });
   const split = train > 0 && train < points ? `; points 1–${train} train, ${train + 1}–${points} test` : '';
   return {
     title: { text: o.title ?? 'Kernels', subtitle: `Φˡ(t, t), Gˡ(t, t) and the NTK at the times of each row${split}` },
     data: { values: rows },
     hconcat: columns.map((c, j) => {
       const vs = rows.filter((r) => r.k === c).map((r) => r.v as number);
-      const lo = Math.min(...vs), hi = Math.max(...vs);
+      const lo = Math.min(...vs),
+        hi = Math.max(...vs);
       // a kernel of both signs gets a diverging scale centred at 0
       const scale = lo < 0 && hi > 0 ? { scheme: 'blueorange', domainMid: 0 } : { scheme: 'viridis' };
       return {
         title: { text: c === 'NTK' ? 'NTK K(t)' : `${c}(t, t)`, fontSize: 13 },
         transform: [{ filter: { field: 'k', equal: c } }],
-        facet: { row: { field: 'panel', type: 'nominal', sort: panels, title: null, header: j === 0 ? { labelFontSize: 11 } : { labels: false } } },
+        facet: {
+          row: { field: 'panel', type: 'nominal', sort: panels, title: null, header: j === 0 ? { labelFontSize: 11 } : { labels: false } },
+        },
         spec: {
           width: size,
           height: size,
@@ -160,7 +196,19 @@ function kernelSpec(rs: ResultLike[], labels: string[], names: string[], o: Plot
             stroke: { field: 'edge', type: 'quantitative', scale, legend: null },
             x: axis('ν'),
             y: axis('μ'),
-            color: { field: 'v', type: 'quantitative', scale, legend: { title: null, orient: 'bottom', direction: 'horizontal', gradientLength: size - 10, labelFontSize: 9, format: '.2~g' } },
+            color: {
+              field: 'v',
+              type: 'quantitative',
+              scale,
+              legend: {
+                title: null,
+                orient: 'bottom',
+                direction: 'horizontal',
+                gradientLength: size - 10,
+                labelFontSize: 9,
+                format: '.2~g',
+              },
+            },
             tooltip: [{ field: 'mu' }, { field: 'nu' }, { field: 'v', format: '.4g' }],
           },
         },
@@ -186,17 +234,40 @@ function histogramSpec(rs: ResultLike[], labels: string[], names: string[], o: P
   rs.forEach((r, i) => {
     const h = r.histograms as Histogram | Histogram[] | undefined;
     if (!h || typeof h !== 'object')
-      throw new InputError(names[i], 'no histograms (run `dmft solve` with "output": {"histograms": true}; simulate and the static NTK do not produce them)');
+      throw new InputError(
+        names[i],
+        'no histograms (run `dmft solve` with "output": {"histograms": true}; simulate and the static NTK do not produce them)',
+      );
     const list = Array.isArray(h) ? h : [h];
-    const first = fmt(r.t[0]), last = fmt(r.t[r.t.length - 1]);
+    const first = fmt(r.t[0]),
+      last = fmt(r.t[r.t.length - 1]);
     list.forEach((hist, j) => {
       const layer = `layer ${hist.layer ?? j + 1}`;
       if (!layers.includes(layer)) layers.push(layer);
       const { edges, initial, final } = hist;
-      if (!Array.isArray(edges) || !Array.isArray(initial) || !Array.isArray(final) || initial.length !== edges.length - 1 || final.length !== edges.length - 1)
+      if (
+        !Array.isArray(edges) ||
+        !Array.isArray(initial) ||
+        !Array.isArray(final) ||
+        initial.length !== edges.length - 1 ||
+        final.length !== edges.length - 1
+      )
         throw new InputError(`${names[i]}: histograms`, `${layer}: expected edges (n + 1) and initial, final (n densities)`);
-      for (const [when, dens] of [[`t = ${first}`, initial], [`t = ${last}`, final]] as const)
-        dens.forEach((d, b) => finite(d) && rows.push({ series: labels[i], when: many ? (dens === initial ? 'first time' : 'last time') : when, layer, h: (edges[b] + edges[b + 1]) / 2, density: d }));
+      for (const [when, dens] of [
+        [`t = ${first}`, initial],
+        [`t = ${last}`, final],
+      ] as const)
+        dens.forEach(
+          (d, b) =>
+            finite(d) &&
+            rows.push({
+              series: labels[i],
+              when: many ? (dens === initial ? 'first time' : 'last time') : when,
+              layer,
+              h: (edges[b] + edges[b + 1]) / 2,
+              density: d,
+            }),
+        );
     });
   });
   const whens = many ? ['first time', 'last time'] : [`t = ${fmt(rs[0].t[0])}`, `t = ${fmt(rs[0].t[rs[0].t.length - 1])}`];
@@ -204,11 +275,25 @@ function histogramSpec(rs: ResultLike[], labels: string[], names: string[], o: P
   const encoding = many
     ? {
         color: { field: 'series', type: 'nominal', scale: { domain: labels }, legend: { title: null } },
-        strokeDash: { field: 'when', type: 'nominal', scale: { domain: whens, range: [[4, 3], [1, 0]] }, legend: { title: null } },
+        strokeDash: {
+          field: 'when',
+          type: 'nominal',
+          scale: {
+            domain: whens,
+            range: [
+              [4, 3],
+              [1, 0],
+            ],
+          },
+          legend: { title: null },
+        },
       }
     : { color: { field: 'when', type: 'nominal', scale: { domain: whens, range: ['#999999', '#1f6fb4'] }, legend: { title: null } } };
   return {
-    title: { text: o.title ?? 'Preactivation densities', subtitle: 'density of hˡ over units and points, at the first and last recorded time' },
+    title: {
+      text: o.title ?? 'Preactivation densities',
+      subtitle: 'density of hˡ over units and points, at the first and last recorded time',
+    },
     data: { values: rows },
     facet: { column: { field: 'layer', type: 'nominal', sort: layers, title: null } },
     spec: {

@@ -1,6 +1,20 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { InputError } from '../core/errors.js';
-import { asResult, BASE_CONFIG, curveRows, finite, fmt, isSimulation, semOf, SOURCE_DASH, SOURCE_LABELS, SOURCES, type Json, type ResultLike, type Row } from './common.js';
+import {
+  asResult,
+  BASE_CONFIG,
+  curveRows,
+  finite,
+  fmt,
+  isSimulation,
+  semOf,
+  SOURCE_DASH,
+  SOURCE_LABELS,
+  SOURCES,
+  type Json,
+  type ResultLike,
+  type Row,
+} from './common.js';
 
 /** A line of a sweep's results.jsonl (src/cli/sweep/store.ts): the fields the sweep plots read. */
 export interface SweepRecord {
@@ -43,7 +57,11 @@ const last = (xs?: unknown[]) => (xs && xs.length ? xs[xs.length - 1] : undefine
 export function sweepSpec(records: readonly SweepRecord[], o: SweepPlotOptions = {}): TopLevelSpec {
   const finished = records.filter((r) => r.result !== undefined && r.result !== null && !r.error).sort((a, b) => a.index - b.index);
   const failed = records.length - finished.length;
-  if (finished.length === 0) throw new InputError('results.jsonl', `no finished points to plot (${records.length} record${records.length === 1 ? '' : 's'}, ${failed} failed)`);
+  if (finished.length === 0)
+    throw new InputError(
+      'results.jsonl',
+      `no finished points to plot (${records.length} record${records.length === 1 ? '' : 's'}, ${failed} failed)`,
+    );
   const points: Point[] = finished.map((record) => ({
     record,
     result: asResult(record.result, `results.jsonl: point ${record.index} (${record.key})`),
@@ -61,7 +79,8 @@ export function sweepSpec(records: readonly SweepRecord[], o: SweepPlotOptions =
   let x = o.x;
   if (!o.curves && x === undefined) {
     x = varying.find(numeric) ?? varying[0];
-    if (x === undefined) throw new InputError('--x', `no axis of the sweep takes more than one value (axes: ${axes.join(', ')}); try --curves`);
+    if (x === undefined)
+      throw new InputError('--x', `no axis of the sweep takes more than one value (axes: ${axes.join(', ')}); try --curves`);
   }
   const colorAxes = o.color !== undefined ? [o.color] : varying.filter((a) => a !== x);
   const restAxes = varying.filter((a) => a !== x && !colorAxes.includes(a));
@@ -98,14 +117,26 @@ export function sweepSpec(records: readonly SweepRecord[], o: SweepPlotOptions =
       const extra = { group: groupOf(p, colorAxes), point: p.record.key };
       const source = isSimulation(p.result) ? ('simulation' as const) : ('theory' as const);
       const c = [{ series: extra.group, source, x: p.result.t, y: p.result.trainLoss, extra: { ...extra, set: 'train loss' } }];
-      if (Array.isArray(p.result.testLoss)) c.push({ series: extra.group, source, x: p.result.t, y: p.result.testLoss, extra: { ...extra, set: 'test loss' } });
+      if (Array.isArray(p.result.testLoss))
+        c.push({ series: extra.group, source, x: p.result.t, y: p.result.testLoss, extra: { ...extra, set: 'test loss' } });
       return c;
     });
     // theory drawn first, solid and wider; simulations dashed on top (as in the loss plot of spec.ts)
     const rows = curveRows(curves, log).sort((a, b) => (a.source === b.source ? 0 : a.source === 'theory' ? -1 : 1));
     const both = SOURCES.every((s) => rows.some((r) => r.source === s));
     const dash = both
-      ? { strokeDash: { field: 'source', type: 'nominal', scale: { domain: [...SOURCES], range: SOURCE_DASH }, legend: { title: null, labelExpr: `datum.label === 'theory' ? '${SOURCE_LABELS.theory}' : 'simulation'`, symbolStrokeColor: '#555' } } }
+      ? {
+          strokeDash: {
+            field: 'source',
+            type: 'nominal',
+            scale: { domain: [...SOURCES], range: SOURCE_DASH },
+            legend: {
+              title: null,
+              labelExpr: `datum.label === 'theory' ? '${SOURCE_LABELS.theory}' : 'simulation'`,
+              symbolStrokeColor: '#555',
+            },
+          },
+        }
       : {};
     return {
       ...head,
@@ -138,7 +169,10 @@ export function sweepSpec(records: readonly SweepRecord[], o: SweepPlotOptions =
     const base: Row = { group: groupOf(p, colorAxes), line: groupOf(p, restAxes), label: p.record.key };
     const xv = p.params[xAxis];
     if (xv !== undefined) base.x = xNumeric ? (xv as number) : text(xv);
-    for (const [set, curve, semKey] of [['train loss', p.result.trainLoss, 'trainLossSem'], ['test loss', p.result.testLoss, 'testLossSem']] as const) {
+    for (const [set, curve, semKey] of [
+      ['train loss', p.result.trainLoss, 'trainLossSem'],
+      ['test loss', p.result.testLoss, 'testLossSem'],
+    ] as const) {
       const v = last(curve as unknown[] | undefined);
       if (!finite(v) || (log && v <= 0)) continue;
       smallest = Math.min(smallest, v);
@@ -156,9 +190,15 @@ export function sweepSpec(records: readonly SweepRecord[], o: SweepPlotOptions =
   // ticks at the swept values themselves when there are few of them
   const swept = [...new Set(rows.filter((r) => 'x' in r).map((r) => r.x as number))].sort((a, b) => a - b);
   const ticks = swept.length <= 12 ? { values: swept } : {};
-  const xEnc = { field: 'x', type: xNumeric ? 'quantitative' : 'ordinal', title: xAxis,
+  const xEnc = {
+    field: 'x',
+    type: xNumeric ? 'quantitative' : 'ordinal',
+    title: xAxis,
     ...(xNumeric
-      ? { scale: { padding: 14, nice: false, ...(o.logX ? { type: 'log' } : { zero: false }) }, axis: { labelOverlap: 'greedy', ...ticks, ...(integers ? { format: 'd', tickMinStep: 1 } : { format: '~g' }) } }
+      ? {
+          scale: { padding: 14, nice: false, ...(o.logX ? { type: 'log' } : { zero: false }) },
+          axis: { labelOverlap: 'greedy', ...ticks, ...(integers ? { format: 'd', tickMinStep: 1 } : { format: '~g' }) },
+        }
       : { sort: xOrder, axis: { labelAngle: 0 } }),
   };
   const yEnc = { field: 'y', type: 'quantitative', title: 'final loss', ...y, scale: log ? { type: 'log' } : { zero: false } };
@@ -172,7 +212,16 @@ export function sweepSpec(records: readonly SweepRecord[], o: SweepPlotOptions =
   layers.push({
     transform: [{ filter: 'isValid(datum.x)' }],
     mark: { type: 'line', strokeWidth: 2, point: { filled: true, size: 45 } },
-    encoding: { x: xEnc, y: yEnc, color, detail: { field: 'line' }, tooltip: [{ field: 'label', title: 'point' }, { field: 'y', format: '.4g', title: 'final loss' }] },
+    encoding: {
+      x: xEnc,
+      y: yEnc,
+      color,
+      detail: { field: 'line' },
+      tooltip: [
+        { field: 'label', title: 'point' },
+        { field: 'y', format: '.4g', title: 'final loss' },
+      ],
+    },
   });
   if (rows.some((r) => !('x' in r)))
     layers.push({
@@ -183,7 +232,10 @@ export function sweepSpec(records: readonly SweepRecord[], o: SweepPlotOptions =
   const without = rows.some((r) => !('x' in r)) ? `; dashed: points without ${xAxis}` : '';
   return {
     ...head,
-    title: { text: o.title ?? `Final loss against ${xAxis}`, subtitle: `${subtitle}${without}${rows.some((r) => 'lo' in r) ? '; error bars ± SEM' : ''}` },
+    title: {
+      text: o.title ?? `Final loss against ${xAxis}`,
+      subtitle: `${subtitle}${without}${rows.some((r) => 'lo' in r) ? '; error bars ± SEM' : ''}`,
+    },
     data: { values: rows },
     facet: { column: { field: 'set', type: 'nominal', sort: ['train loss', 'test loss'], title: null } },
     spec: { width: 320, height: 250, layer: layers },

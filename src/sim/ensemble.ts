@@ -34,7 +34,6 @@ function mean(xs: readonly Nested[]): Nested {
   return (xs[0] as Nested[]).map((_, i) => mean(xs.map((x) => (x as Nested[])[i])));
 }
 
-
 /**
  * Refuse, before anything is allocated, what `simulate` cannot do: bad seeds or width, outputs it does not
  * produce, and networks too large for memory (`concurrent` of them at once) or for the SIMD kernels' arena.
@@ -52,7 +51,8 @@ export function checkEnsemble(cfg: Config, opts: EnsembleOptions, concurrent = 1
     return (kernelPath() !== 'simd' || b.arena <= MAX_ARENA_BYTES) && (free === undefined || at * b.total <= 0.8 * free);
   };
   if (fits(width)) return;
-  let lo = 0, hi = width; // fits(lo), not fits(hi)
+  let lo = 0,
+    hi = width; // fits(lo), not fits(hi)
   while (hi - lo > 1) {
     const mid = Math.floor((lo + hi) / 2);
     if (fits(mid)) lo = mid;
@@ -63,7 +63,10 @@ export function checkEnsemble(cfg: Config, opts: EnsembleOptions, concurrent = 1
     kernelPath() === 'simd' && b.arena > MAX_ARENA_BYTES
       ? `its arrays (${formatBytes(b.arena)}) exceed the 4 GB WebAssembly memory of the SIMD kernels (DMFT_SIM_KERNELS=scalar lifts that limit)`
       : `${at} at once need ${formatBytes(at * b.total)}, more than 80% of the ${formatBytes(free!)} of free memory`;
-  throw new InputError('width', `a depth-${cfg.model.depth} network of width ${width} needs ${formatBytes(b.total)} (${integrator}): ${limit}; the largest width that fits is ${lo}`);
+  throw new InputError(
+    'width',
+    `a depth-${cfg.model.depth} network of width ${width} needs ${formatBytes(b.total)} (${integrator}): ${limit}; the largest width that fits is ${lo}`,
+  );
 }
 
 export function simulate(cfg: Config, opts: EnsembleOptions): Result {
@@ -93,7 +96,8 @@ export const SIMULATED_OUTPUTS = ['predictions', 'kernels', 'alignment'] as cons
 
 /** The INTERFACE result of the runs of seeds 0..S-1 (in seed order); `started` from performance.now(). */
 export function ensembleResult(cfg: Config, opts: EnsembleOptions, runs: readonly NetworkRun[], started: number): Result {
-  const r0 = runs[0], seeds = runs.length;
+  const r0 = runs[0],
+    seeds = runs.length;
   const testLoss = r0.testLoss ? runs.map((r) => r.testLoss!) : undefined;
   const integrator = r0.integrator;
   const result: Result = {
@@ -126,6 +130,7 @@ export function ensembleResult(cfg: Config, opts: EnsembleOptions, runs: readonl
     result.kernels = { Phi: perLayer(over((k) => k.Phi)), G: perLayer(over((k) => k.G)), ntk: over((k) => k.ntk) };
   }
   // each network's kernel-target alignment, averaged over seeds (as the Monte Carlo solver averages over replicas)
-  if (cfg.output.alignment) result.alignment = mean(runs.map((r) => r.kernels!.map((k) => alignment(fromRows(k.ntk), cfg.data.y)))) as number[];
+  if (cfg.output.alignment)
+    result.alignment = mean(runs.map((r) => r.kernels!.map((k) => alignment(fromRows(k.ntk), cfg.data.y)))) as number[];
   return result;
 }

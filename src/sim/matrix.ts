@@ -30,23 +30,52 @@ export function addLowRank(M: Float64Array, rows: number, cols: number, U: Float
   if (simd) return simd.addLowRank(M.byteOffset, rows, cols, U.byteOffset, V.byteOffset, R);
   let i = 0;
   for (; i + 1 < rows; i += 2) {
-    const o = i * cols, q = o + cols;
+    const o = i * cols,
+      q = o + cols;
     let r = 0;
     for (; r + 7 < R; r += 8) {
       const u = r * rows + i;
-      const a0 = U[u], a1 = U[u + rows], a2 = U[u + 2 * rows], a3 = U[u + 3 * rows];
-      const a4 = U[u + 4 * rows], a5 = U[u + 5 * rows], a6 = U[u + 6 * rows], a7 = U[u + 7 * rows];
-      const b0 = U[u + 1], b1 = U[u + rows + 1], b2 = U[u + 2 * rows + 1], b3 = U[u + 3 * rows + 1];
-      const b4 = U[u + 4 * rows + 1], b5 = U[u + 5 * rows + 1], b6 = U[u + 6 * rows + 1], b7 = U[u + 7 * rows + 1];
-      const v0 = r * cols, v1 = v0 + cols, v2 = v1 + cols, v3 = v2 + cols, v4 = v3 + cols, v5 = v4 + cols, v6 = v5 + cols, v7 = v6 + cols;
+      const a0 = U[u],
+        a1 = U[u + rows],
+        a2 = U[u + 2 * rows],
+        a3 = U[u + 3 * rows];
+      const a4 = U[u + 4 * rows],
+        a5 = U[u + 5 * rows],
+        a6 = U[u + 6 * rows],
+        a7 = U[u + 7 * rows];
+      const b0 = U[u + 1],
+        b1 = U[u + rows + 1],
+        b2 = U[u + 2 * rows + 1],
+        b3 = U[u + 3 * rows + 1];
+      const b4 = U[u + 4 * rows + 1],
+        b5 = U[u + 5 * rows + 1],
+        b6 = U[u + 6 * rows + 1],
+        b7 = U[u + 7 * rows + 1];
+      const v0 = r * cols,
+        v1 = v0 + cols,
+        v2 = v1 + cols,
+        v3 = v2 + cols,
+        v4 = v3 + cols,
+        v5 = v4 + cols,
+        v6 = v5 + cols,
+        v7 = v6 + cols;
       for (let j = 0; j < cols; j++) {
-        const x0 = V[v0 + j], x1 = V[v1 + j], x2 = V[v2 + j], x3 = V[v3 + j], x4 = V[v4 + j], x5 = V[v5 + j], x6 = V[v6 + j], x7 = V[v7 + j];
+        const x0 = V[v0 + j],
+          x1 = V[v1 + j],
+          x2 = V[v2 + j],
+          x3 = V[v3 + j],
+          x4 = V[v4 + j],
+          x5 = V[v5 + j],
+          x6 = V[v6 + j],
+          x7 = V[v7 + j];
         M[o + j] += a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5 + a6 * x6 + a7 * x7;
         M[q + j] += b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5 + b6 * x6 + b7 * x7;
       }
     }
     for (; r < R; r++) {
-      const a = U[r * rows + i], b = U[r * rows + i + 1], v = r * cols;
+      const a = U[r * rows + i],
+        b = U[r * rows + i + 1],
+        v = r * cols;
       for (let j = 0; j < cols; j++) {
         const x = V[v + j];
         M[o + j] += a * x;
@@ -58,7 +87,8 @@ export function addLowRank(M: Float64Array, rows: number, cols: number, U: Float
     // the last row of an odd count
     const o = i * cols;
     for (let r = 0; r < R; r++) {
-      const a = U[r * rows + i], v = r * cols;
+      const a = U[r * rows + i],
+        v = r * cols;
       for (let j = 0; j < cols; j++) M[o + j] += a * V[v + j];
     }
   }
@@ -94,14 +124,41 @@ export function addTransposedProduct(A: Float64Array, R: number, C: Float64Array
  * s1[mu] = W_i . x_mu and s2[mu] = W_k . x_mu for mu < n, rows i and k of W starting at o1 and o2:
  * two rows by 5 points per pass, so each loaded x serves two rows and each loaded W five points.
  */
-export function pairDots(W: Float64Array, o1: number, o2: number, N: number, x: Float64Array, n: number, s1: Float64Array, s2: Float64Array): void {
+export function pairDots(
+  W: Float64Array,
+  o1: number,
+  o2: number,
+  N: number,
+  x: Float64Array,
+  n: number,
+  s1: Float64Array,
+  s2: Float64Array,
+): void {
   let mu = 0;
   for (; mu + 4 < n; mu += 5) {
-    const p0 = mu * N, p1 = p0 + N, p2 = p1 + N, p3 = p2 + N, p4 = p3 + N;
-    let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0, b4 = 0;
+    const p0 = mu * N,
+      p1 = p0 + N,
+      p2 = p1 + N,
+      p3 = p2 + N,
+      p4 = p3 + N;
+    let a0 = 0,
+      a1 = 0,
+      a2 = 0,
+      a3 = 0,
+      a4 = 0,
+      b0 = 0,
+      b1 = 0,
+      b2 = 0,
+      b3 = 0,
+      b4 = 0;
     for (let j = 0; j < N; j++) {
-      const u = W[o1 + j], v = W[o2 + j];
-      const x0 = x[p0 + j], x1 = x[p1 + j], x2 = x[p2 + j], x3 = x[p3 + j], x4 = x[p4 + j];
+      const u = W[o1 + j],
+        v = W[o2 + j];
+      const x0 = x[p0 + j],
+        x1 = x[p1 + j],
+        x2 = x[p2 + j],
+        x3 = x[p3 + j],
+        x4 = x[p4 + j];
       a0 += u * x0;
       a1 += u * x1;
       a2 += u * x2;
@@ -125,7 +182,8 @@ export function pairDots(W: Float64Array, o1: number, o2: number, N: number, x: 
     s2[mu + 4] = b4;
   }
   for (; mu < n; mu++) {
-    let a = 0, b = 0;
+    let a = 0,
+      b = 0;
     const p = mu * N;
     for (let j = 0; j < N; j++) {
       a += W[o1 + j] * x[p + j];
@@ -137,14 +195,36 @@ export function pairDots(W: Float64Array, o1: number, o2: number, N: number, x: 
 }
 
 /** acc_mu += c1[mu] W_i + c2[mu] W_k for mu < n (rows starting at o1, o2); 5 points per pass. */
-export function pairAxpy(W: Float64Array, o1: number, o2: number, N: number, c1: Float64Array, c2: Float64Array, n: number, acc: Float64Array): void {
+export function pairAxpy(
+  W: Float64Array,
+  o1: number,
+  o2: number,
+  N: number,
+  c1: Float64Array,
+  c2: Float64Array,
+  n: number,
+  acc: Float64Array,
+): void {
   let mu = 0;
   for (; mu + 4 < n; mu += 5) {
-    const p0 = mu * N, p1 = p0 + N, p2 = p1 + N, p3 = p2 + N, p4 = p3 + N;
-    const a0 = c1[mu], a1 = c1[mu + 1], a2 = c1[mu + 2], a3 = c1[mu + 3], a4 = c1[mu + 4];
-    const b0 = c2[mu], b1 = c2[mu + 1], b2 = c2[mu + 2], b3 = c2[mu + 3], b4 = c2[mu + 4];
+    const p0 = mu * N,
+      p1 = p0 + N,
+      p2 = p1 + N,
+      p3 = p2 + N,
+      p4 = p3 + N;
+    const a0 = c1[mu],
+      a1 = c1[mu + 1],
+      a2 = c1[mu + 2],
+      a3 = c1[mu + 3],
+      a4 = c1[mu + 4];
+    const b0 = c2[mu],
+      b1 = c2[mu + 1],
+      b2 = c2[mu + 2],
+      b3 = c2[mu + 3],
+      b4 = c2[mu + 4];
     for (let j = 0; j < N; j++) {
-      const u = W[o1 + j], v = W[o2 + j];
+      const u = W[o1 + j],
+        v = W[o2 + j];
       acc[p0 + j] += u * a0 + v * b0;
       acc[p1 + j] += u * a1 + v * b1;
       acc[p2 + j] += u * a2 + v * b2;
@@ -153,7 +233,9 @@ export function pairAxpy(W: Float64Array, o1: number, o2: number, N: number, c1:
     }
   }
   for (; mu < n; mu++) {
-    const p = mu * N, a = c1[mu], b = c2[mu];
+    const p = mu * N,
+      a = c1[mu],
+      b = c2[mu];
     for (let j = 0; j < N; j++) acc[p + j] += W[o1 + j] * a + W[o2 + j] * b;
   }
 }

@@ -48,7 +48,12 @@ export function paramViews(theta: Float64Array, { D, N, L }: Shape): Params {
  * i.i.d. standard normal weights of seed s of base seed b: stream(b, 'sim', s, layer), in a vector from
  * `alloc` (a network's `alloc` puts them in its arena).
  */
-export function initialParams(shape: Shape, base: number, s: number, alloc: (n: number) => Float64Array = (n) => new Float64Array(n)): Float64Array {
+export function initialParams(
+  shape: Shape,
+  base: number,
+  s: number,
+  alloc: (n: number) => Float64Array = (n) => new Float64Array(n),
+): Float64Array {
   const theta = alloc(paramCount(shape));
   const p = paramViews(theta, shape);
   stream(base, 'sim', s, 'W', 0).fillNormal(p.W0);
@@ -77,11 +82,24 @@ function slopeOf(act: Activation): (h: number, phi: number) => number {
  */
 function arenaLengths({ D, N, L }: Shape, n: number, P: number): number[] {
   const { nUnits, nCross, nCoef } = scratchLengths({ D, N, L }, n, P);
-  return [...new Array<number>(3 * L + 1).fill(n * N), D * N, nUnits, nCross, nCross, nCoef, paramCount({ D, N, L }), ...new Array<number>(2 * (L - 1)).fill(4 * P * N)];
+  return [
+    ...new Array<number>(3 * L + 1).fill(n * N),
+    D * N,
+    nUnits,
+    nCross,
+    nCross,
+    nCoef,
+    paramCount({ D, N, L }),
+    ...new Array<number>(2 * (L - 1)).fill(4 * P * N),
+  ];
 }
 
 /** Lengths of the scratch arrays units, cross (and crossB), coef of Network. */
-const scratchLengths = ({ D, N }: Shape, n: number, P: number) => ({ nUnits: (N + 1) * n, nCross: (P + 1) * n, nCoef: (Math.max(P, D) + 1) * Math.max(n, D) });
+const scratchLengths = ({ D, N }: Shape, n: number, P: number) => ({
+  nUnits: (N + 1) * n,
+  nCross: (P + 1) * n,
+  nCoef: (Math.max(P, D) + 1) * Math.max(n, D),
+});
 
 /** The largest WebAssembly memory (65536 pages of 64 KiB): a SIMD network's arena must fit in it. */
 export const MAX_ARENA_BYTES = 2 ** 32;
@@ -92,9 +110,10 @@ export const MAX_ARENA_BYTES = 2 ** 32;
  * gradient descent: the stages of W^0 and w, stepper.ts).
  */
 export function networkBytes(cfg: Config, N: number, integrator: 'ck' | 'rk4' | 'gd'): { arena: number; total: number } {
-  const n = cfg.data.X.length + (cfg.data.Xtest?.length ?? 0), P = cfg.data.X.length;
+  const n = cfg.data.X.length + (cfg.data.Xtest?.length ?? 0),
+    P = cfg.data.X.length;
   const shape = { D: cfg.data.X[0].length, N, L: cfg.model.depth };
-  const arena = arenaLengths(shape, n, P).reduce((a, len) => a + (Math.ceil(len / 2) * 16), 0);
+  const arena = arenaLengths(shape, n, P).reduce((a, len) => a + Math.ceil(len / 2) * 16, 0);
   const heap = integrator === 'ck' ? 8 * (8 * paramCount(shape) + P * N) : 8 * 6 * (N * shape.D + N);
   return { arena, total: arena + heap };
 }
@@ -138,7 +157,8 @@ export class Network {
   constructor(cfg: Config, N: number, kernels?: KernelPath) {
     const { data, model } = cfg;
     const X = allInputs(cfg);
-    const D = X[0].length, L = model.depth;
+    const D = X[0].length,
+      L = model.depth;
     this.shape = { D, N, L };
     this.act = activation(model.activation);
     this.slope = slopeOf(this.act);
@@ -148,7 +168,8 @@ export class Network {
     this.X = Float64Array.from(X.flat());
     this.y = Float64Array.from(data.y);
     this.kernels = kernelPath(kernels);
-    const n = this.n, P = this.P;
+    const n = this.n,
+      P = this.P;
     const { nUnits, nCross, nCoef } = scratchLengths(this.shape, n, P);
     if (this.kernels === 'simd') this.arena = new Arena(arenaLengths(this.shape, n, P));
     const buf = () => this.alloc(n * N);
@@ -179,9 +200,14 @@ export class Network {
    */
   evaluate(p: Params, nf: number, nb: number): void {
     const { D, N, L } = this.shape;
-    const act = this.act.phi, slope = this.slope;
-    const X = this.X, h1 = this.h[0], p1 = this.phi[0], W0T = this.W0T;
-    const sD = 1 / Math.sqrt(D), sN = 1 / Math.sqrt(N);
+    const act = this.act.phi,
+      slope = this.slope;
+    const X = this.X,
+      h1 = this.h[0],
+      p1 = this.phi[0],
+      W0T = this.W0T;
+    const sD = 1 / Math.sqrt(D),
+      sN = 1 / Math.sqrt(N);
     // h^1_mu = sum_d (x_{mu d} / sqrt(D)) W^0_{:, d}: rows of W^0 transposed, coefficients x^T / sqrt(D)
     transpose(p.W0, N, D, W0T);
     const xT = this.coef;
@@ -190,7 +216,10 @@ export class Network {
     addTransposedProduct(W0T, D, xT, nf, N, h1);
     for (let k = 0; k < nf * N; k++) p1[k] = act(h1[k]);
     for (let l = 1; l < L; l++) this.hiddenLayer(l, p, nf);
-    const hL = this.h[L - 1], pL = this.phi[L - 1], gL = this.g[L - 1], w = p.w;
+    const hL = this.h[L - 1],
+      pL = this.phi[L - 1],
+      gL = this.g[L - 1],
+      w = p.w;
     for (let mu = 0; mu < nb; mu++) for (let i = 0; i < N; i++) gL[mu * N + i] = slope(hL[mu * N + i], pL[mu * N + i]) * w[i];
     const sf = 1 / (this.gamma0 * N);
     for (let mu = 0; mu < nf; mu++) {
@@ -202,17 +231,26 @@ export class Network {
     for (let l = L - 1; l >= 1; l--) {
       this.backAccumulate(l, p, nb);
       // g^l = phi'(h^l) (W^l)^T g^{l+1} / sqrt(N), the product being in `back`
-      const hl = this.h[l - 1], pl = this.phi[l - 1], gl = this.g[l - 1], back = this.back;
+      const hl = this.h[l - 1],
+        pl = this.phi[l - 1],
+        gl = this.g[l - 1],
+        back = this.back;
       for (let k = 0; k < nb * N; k++) gl[k] = slope(hl[k], pl[k]) * back[k] * sN;
     }
   }
 
   /** h^{l+1} = (W^l + a U V^T) phi(h^l) / sqrt(N) on mu < nf. */
   private hiddenLayer(l: number, p: Params, nf: number): void {
-    const N = this.shape.N, sN = 1 / Math.sqrt(N);
-    const W = p.W[l - 1], x = this.phi[l - 1], hO = this.h[l], pO = this.phi[l];
+    const N = this.shape.N,
+      sN = 1 / Math.sqrt(N);
+    const W = p.W[l - 1],
+      x = this.phi[l - 1],
+      hO = this.h[l],
+      pO = this.phi[l];
     const act = this.act.phi;
-    const c = this.corrections[l - 1], C = this.cross, S = this.units;
+    const c = this.corrections[l - 1],
+      C = this.cross,
+      S = this.units;
     // the correction's part of h^{l+1} first: a sum_r (V_r . x_mu) U_r into hO
     hO.fill(0, 0, nf * N);
     if (c) {
@@ -232,7 +270,12 @@ export class Network {
 
   /** back = (W^l + a U V^T)^T g^{l+1} on mu < nb. */
   private backAccumulate(l: number, p: Params, nb: number): void {
-    const N = this.shape.N, W = p.W[l - 1], gU = this.g[l], back = this.back, c = this.corrections[l - 1], S = this.units;
+    const N = this.shape.N,
+      W = p.W[l - 1],
+      gU = this.g[l],
+      back = this.back,
+      c = this.corrections[l - 1],
+      S = this.units;
     // g^{l+1} unit-major in S: the coefficients of the rows of W^l
     for (let mu = 0; mu < nb; mu++) for (let i = 0; i < N; i++) S[i * nb + mu] = gU[mu * N + i];
     back.fill(0, 0, nb * N);
@@ -242,7 +285,8 @@ export class Network {
 
   /** back_mu += a sum_r (U_r . g_mu) V_r: the correction's part of the transposed product. */
   private correctBack(c: LowRank, g: Float64Array, nb: number): void {
-    const N = this.shape.N, B = this.crossB;
+    const N = this.shape.N,
+      B = this.crossB;
     crossDots(c.U, c.R, g, nb, N, B);
     for (let e = 0; e < c.R * nb; e++) B[e] *= c.a;
     addTransposedProduct(c.V, c.R, B, nb, N, this.back);
@@ -250,10 +294,17 @@ export class Network {
 
   /** Velocities of W^0 and w from the last evaluation (THEORY.md section 1). */
   smallVelocity(dW0: Float64Array, dw: Float64Array): void {
-    const { D, N, L } = this.shape, P = this.P, X = this.X, g1 = this.g[0], pL = this.phi[L - 1], delta = this.delta;
-    const k0 = this.gamma0 / (P * Math.sqrt(D)), kw = this.gamma0 / P;
+    const { D, N, L } = this.shape,
+      P = this.P,
+      X = this.X,
+      g1 = this.g[0],
+      pL = this.phi[L - 1],
+      delta = this.delta;
+    const k0 = this.gamma0 / (P * Math.sqrt(D)),
+      kw = this.gamma0 / P;
     // column d of dW^0 = sum_mu (k0 Delta_mu x_{mu d}) g^1_mu, built transposed in W0T; dw likewise
-    const T = this.W0T, c = this.coef;
+    const T = this.W0T,
+      c = this.coef;
     for (let mu = 0; mu < P; mu++) for (let d = 0; d < D; d++) c[mu * D + d] = k0 * delta[mu] * X[mu * D + d];
     T.fill(0);
     addTransposedProduct(g1, P, c, D, N, T);
@@ -268,7 +319,9 @@ export class Network {
    * U_mu = gamma0/(P sqrt(N)) Delta_mu g^{l+1}_mu into U (P x N); V_mu = phi(h^l_mu) are rows mu < P of phi[l-1].
    */
   weightFactors(l: number, U: Float64Array): void {
-    const N = this.shape.N, P = this.P, gU = this.g[l];
+    const N = this.shape.N,
+      P = this.P,
+      gU = this.g[l];
     const k = this.gamma0 / (P * Math.sqrt(N));
     for (let mu = 0; mu < P; mu++) {
       const a = k * this.delta[mu];
@@ -278,7 +331,8 @@ export class Network {
 
   /** The full gradient flow velocity at p into v (dense; for integrators that need d theta/dt itself). */
   velocity(p: Params, v: Params, U: Float64Array): void {
-    const N = this.shape.N, P = this.P;
+    const N = this.shape.N,
+      P = this.P;
     this.evaluate(p, P, P);
     this.smallVelocity(v.W0, v.w);
     v.W.forEach((dW, i) => {

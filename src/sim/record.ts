@@ -65,6 +65,9 @@ export class Recorder {
     const k = empiricalKernels(net, this.Kx, this.backPoints());
     if (this.withKernels)
       curves.kernels!.push({ Phi: k.Phi.slice(1).map(toRows), G: k.G.slice(1, net.shape.L + 1).map(toRows), ntk: toRows(k.ntk) });
-    if (last) curves.ntkFinal = toRows(k.ntk).slice(0, P).map((row) => row.slice(0, P));
+    if (last)
+      curves.ntkFinal = toRows(k.ntk)
+        .slice(0, P)
+        .map((row) => row.slice(0, P));
   }
 }

@@ -34,7 +34,9 @@ export class LowRankStepper {
     theta: Float64Array,
     private readonly tableau: Tableau,
   ) {
-    const { D, N } = net.shape, S = tableau.a.length, P = net.P;
+    const { D, N } = net.shape,
+      S = tableau.a.length,
+      P = net.P;
     this.p = paramViews(theta, net.shape);
     this.stage = { W0: new Float64Array(N * D), W: this.p.W, w: new Float64Array(N) };
     this.kW0 = Array.from({ length: S }, () => new Float64Array(N * D));
@@ -61,7 +63,9 @@ export class LowRankStepper {
   /** The remaining stages and the update theta <- theta + h sum_s b_s k_s. */
   finish(h: number): void {
     const { net, p, stage, tableau } = this;
-    const S = tableau.a.length, P = net.P, N = net.shape.N;
+    const S = tableau.a.length,
+      P = net.P,
+      N = net.shape.N;
     for (let s = 1; s < S; s++) {
       const a = h * tableau.a[s];
       axpyInto(stage.W0, p.W0, a, this.kW0[s - 1]);
@@ -86,7 +90,8 @@ export class LowRankStepper {
   /** k_s of the small parameters, and the factors of k_s of each W^l. */
   private collect(s: number): void {
     const { net } = this;
-    const P = net.P, N = net.shape.N;
+    const P = net.P,
+      N = net.shape.N;
     net.smallVelocity(this.kW0[s], this.kw[s]);
     this.p.W.forEach((_, i) => {
       net.weightFactors(i + 1, this.pending[i][s].U);

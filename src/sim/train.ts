@@ -133,7 +133,8 @@ function gdTimes(cfg: Config, times: number[]): number[] {
   const lr = (cfg.train as { lr: number }).lr;
   return times.map((t, i) => {
     const k = Math.round(t / lr);
-    if (Math.abs(k * lr - t) > 1e-9 * Math.max(t, lr)) throw new InputError(`times[${i}]`, `gradient descent records at multiples of train.lr = ${lr}, got ${t}`);
+    if (Math.abs(k * lr - t) > 1e-9 * Math.max(t, lr))
+      throw new InputError(`times[${i}]`, `gradient descent records at multiples of train.lr = ${lr}, got ${t}`);
     return k;
   });
 }
@@ -144,10 +145,21 @@ type RecordFn = (t: number, k: number) => void;
  * RK4 with step h (exact landing on each record time) or, if `discrete`, gradient descent: Euler steps of
  * exactly h = lr, `targets` then being step counts. A recording evaluation is RK4's first stage.
  */
-function fixedStep(net: Network, theta: Float64Array, targets: number[], h: number, recorder: Recorder, record: RecordFn, check: (t: number) => void, discrete: boolean): number {
+function fixedStep(
+  net: Network,
+  theta: Float64Array,
+  targets: number[],
+  h: number,
+  recorder: Recorder,
+  record: RecordFn,
+  check: (t: number) => void,
+  discrete: boolean,
+): number {
   const stepper = new LowRankStepper(net, theta, discrete ? EULER : RK4);
   const nbRecord = recorder.backPoints();
-  let t = 0, k = 0, steps = 0;
+  let t = 0,
+    k = 0,
+    steps = 0;
   // t: time (flow) or step count (gd); times within `eps` of a target count as on it
   const eps = discrete ? 0 : 1e-9 * h;
   for (;;) {
@@ -169,7 +181,15 @@ function fixedStep(net: Network, theta: Float64Array, targets: number[], h: numb
 }
 
 /** Adaptive Cash-Karp on the dense velocity; lands on each record time through step(tLimit). */
-function cashKarp(net: Network, theta: Float64Array, times: number[], tol: number, recorder: Recorder, record: RecordFn, check: (t: number) => void): number {
+function cashKarp(
+  net: Network,
+  theta: Float64Array,
+  times: number[],
+  tol: number,
+  recorder: Recorder,
+  record: RecordFn,
+  check: (t: number) => void,
+): number {
   const { shape, P, n } = net;
   const U = new Float64Array(P * shape.N);
   // the integrator hands a few fixed buffers (y, its scratch, k1..k6) to deriv: views are made once per buffer
@@ -186,12 +206,15 @@ function cashKarp(net: Network, theta: Float64Array, times: number[], tol: numbe
     check(t);
   };
   const dt0 = Math.min(DEFAULT_DT, Math.max(...times, 1) / 10);
-  const ck = ode45(theta, deriv as (d: Float64Array | number[], y: Float64Array | number[], t: number) => void, 0, dt0, { tol, verbose: false });
+  const ck = ode45(theta, deriv as (d: Float64Array | number[], y: Float64Array | number[], t: number) => void, 0, dt0, {
+    tol,
+    verbose: false,
+  });
   const p = view(theta);
   let steps = 0;
   for (let k = 0; k < times.length; k++) {
     try {
-      for (let more = true; more; ) {
+      for (let more = true; more;) {
         const before = ck.t;
         more = ck.step(times[k]);
         if (ck.t !== before) steps++;

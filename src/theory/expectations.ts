@@ -43,12 +43,14 @@ export function quadratureExpectation(name: ActivationName, order = DEFAULT_QUAD
   const { phi, dphi } = activation(name);
   const { z, w } = normalRule(order);
   const n = order;
-  const pu = new Float64Array(n), du = new Float64Array(n);
+  const pu = new Float64Array(n),
+    du = new Float64Array(n);
   return (a, b, c) => {
     const sa = Math.sqrt(Math.max(a, 0));
     if (sa === 0) {
       // u = 0 exactly: expectations factor
-      let p = 0, d = 0;
+      let p = 0,
+        d = 0;
       const sb = Math.sqrt(Math.max(b, 0));
       for (let j = 0; j < n; j++) {
         p += w[j] * phi(sb * z[j]);
@@ -57,9 +59,12 @@ export function quadratureExpectation(name: ActivationName, order = DEFAULT_QUAD
       return { phiphi: phi(0) * p, dd: dphi(0) * d };
     }
     if (a === b && a === c) {
-      let p = 0, d = 0;
+      let p = 0,
+        d = 0;
       for (let i = 0; i < n; i++) {
-        const x = sa * z[i], f = phi(x), g = dphi(x);
+        const x = sa * z[i],
+          f = phi(x),
+          g = dphi(x);
         p += w[i] * f * f;
         d += w[i] * g * g;
       }
@@ -71,10 +76,12 @@ export function quadratureExpectation(name: ActivationName, order = DEFAULT_QUAD
       pu[i] = phi(sa * z[i]);
       du[i] = dphi(sa * z[i]);
     }
-    let p = 0, d = 0;
+    let p = 0,
+      d = 0;
     for (let i = 0; i < n; i++) {
       const base = alpha * z[i];
-      let pi = 0, di = 0;
+      let pi = 0,
+        di = 0;
       for (let j = 0; j < n; j++) {
         const v = base + beta * z[j];
         pi += w[j] * phi(v);
@@ -102,7 +109,8 @@ export function hermiteExpectation(name: ActivationName, order = DEFAULT_QUADRAT
   // H[k * n + q] = w_q h_k(z_q), by the recurrence h_{k+1} = (z h_k - sqrt(k) h_{k-1}) / sqrt(k + 1)
   const H = new Float64Array(n * n);
   for (let q = 0; q < n; q++) {
-    let prev = 0, cur = 1;
+    let prev = 0,
+      cur = 1;
     for (let k = 0; k < n; k++) {
       H[k * n + q] = w[q] * cur;
       const next = (z[q] * cur - Math.sqrt(k) * prev) / Math.sqrt(k + 1);
@@ -115,10 +123,13 @@ export function hermiteExpectation(name: ActivationName, order = DEFAULT_QUADRAT
     let hit = cache.get(a);
     if (hit) return hit;
     const s = Math.sqrt(Math.max(a, 0));
-    const fp = z.map((x) => phi(s * x)), fd = z.map((x) => dphi(s * x));
-    const p = new Float64Array(n), d = new Float64Array(n);
+    const fp = z.map((x) => phi(s * x)),
+      fd = z.map((x) => dphi(s * x));
+    const p = new Float64Array(n),
+      d = new Float64Array(n);
     for (let k = 0; k < n; k++) {
-      let sp = 0, sd = 0;
+      let sp = 0,
+        sd = 0;
       for (let q = 0; q < n; q++) {
         sp += H[k * n + q] * fp[q];
         sd += H[k * n + q] * fd[q];
@@ -132,9 +143,11 @@ export function hermiteExpectation(name: ActivationName, order = DEFAULT_QUADRAT
   };
   const diagonal = (a: number): PairMoments => {
     const s = Math.sqrt(Math.max(a, 0));
-    let p = 0, d = 0;
+    let p = 0,
+      d = 0;
     for (let q = 0; q < n; q++) {
-      const f = phi(s * z[q]), g = dphi(s * z[q]);
+      const f = phi(s * z[q]),
+        g = dphi(s * z[q]);
       p += w[q] * f * f;
       d += w[q] * g * g;
     }
@@ -142,10 +155,13 @@ export function hermiteExpectation(name: ActivationName, order = DEFAULT_QUADRAT
   };
   return (a, b, c) => {
     if (a === b && a === c) return diagonal(a);
-    const ca = coefficients(a), cb = coefficients(b);
+    const ca = coefficients(a),
+      cb = coefficients(b);
     const ab = Math.sqrt(a * b);
     const rho = ab > 0 ? clamp1(c / ab) : 0;
-    let p = 0, d = 0, rk = 1;
+    let p = 0,
+      d = 0,
+      rk = 1;
     for (let k = 0; k < n; k++) {
       p += ca.p[k] * cb.p[k] * rk;
       d += ca.d[k] * cb.d[k] * rk;

@@ -19,7 +19,8 @@ export interface InitialKernels {
 }
 
 export function inputKernel(X: readonly (readonly number[])[]): Dense {
-  const n = X.length, D = X[0].length;
+  const n = X.length,
+    D = X[0].length;
   const K = dense(n, n);
   for (let i = 0; i < n; i++)
     for (let j = 0; j <= i; j++) {
@@ -43,7 +44,8 @@ export function initialKernels(
   const Gdot: Dense[] = [dense(0, 0)];
   for (let l = 1; l <= depth; l++) {
     const prev = Phi[l - 1].data;
-    const P = dense(n, n), Gd = dense(n, n);
+    const P = dense(n, n),
+      Gd = dense(n, n);
     for (let i = 0; i < n; i++)
       for (let j = 0; j <= i; j++) {
         const m = E(prev[i * n + i], prev[j * n + j], prev[i * n + j]);
@@ -69,7 +71,8 @@ export function ntkFrom(Phi: readonly Dense[], G: readonly Dense[]): Dense {
   const n = Phi[0].rows;
   const K = dense(n, n);
   for (let l = 0; l < Phi.length; l++) {
-    const p = Phi[l].data, g = G[l + 1].data;
+    const p = Phi[l].data,
+      g = G[l + 1].data;
     for (let k = 0; k < n * n; k++) K.data[k] += g[k] * p[k];
   }
   return K;

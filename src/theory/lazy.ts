@@ -33,9 +33,15 @@ export interface LazyCurves {
 /** Relative size below which an NTK eigenvalue counts as zero. */
 const RANK_TOL = 1e-12;
 
-
-export function lazyCurves(K: Dense, P: number, y: readonly number[], ytest: readonly number[] | undefined, schedule: Schedule): LazyCurves {
-  const n = K.rows, Pt = n - P;
+export function lazyCurves(
+  K: Dense,
+  P: number,
+  y: readonly number[],
+  ytest: readonly number[] | undefined,
+  schedule: Schedule,
+): LazyCurves {
+  const n = K.rows,
+    Pt = n - P;
   const Ktt = block(K, 0, P, 0, P);
   const { values, vectors: V } = symmetricEigen(Ktt);
   const lamMax = Math.max(...values);
@@ -55,14 +61,16 @@ export function lazyCurves(K: Dense, P: number, y: readonly number[], ytest: rea
   const t = schedule.kind === 'flow' ? [...schedule.t] : schedule.steps.map((k) => k * schedule.lr);
   // decay[k] = exp(-lambda_k t/P) (or (1 - lr lambda/P)^steps); gain[k] = (1 - decay[k]) / lambda_k
   const factors = (ti: number, idx: number) => {
-    const decay = new Float64Array(P), gain = new Float64Array(P);
+    const decay = new Float64Array(P),
+      gain = new Float64Array(P);
     for (let k = 0; k < P; k++) {
       if (schedule.kind === 'flow') {
         const x = (lam[k] * ti) / P;
         decay[k] = Math.exp(-x);
         gain[k] = lam[k] > 0 ? -Math.expm1(-x) / lam[k] : ti / P;
       } else {
-        const r = (schedule.lr * lam[k]) / P, kk = schedule.steps[idx];
+        const r = (schedule.lr * lam[k]) / P,
+          kk = schedule.steps[idx];
         decay[k] = Math.pow(1 - r, kk);
         gain[k] = lam[k] === 0 ? ti / P : r < 1 ? -Math.expm1(kk * Math.log1p(-r)) / lam[k] : (1 - decay[k]) / lam[k];
       }
@@ -70,7 +78,8 @@ export function lazyCurves(K: Dense, P: number, y: readonly number[], ytest: rea
     return { decay, gain };
   };
   const evaluate = (decay: Float64Array, gain: Float64Array) => {
-    const delta = new Float64Array(P), ftest = new Float64Array(Pt);
+    const delta = new Float64Array(P),
+      ftest = new Float64Array(Pt);
     for (let i = 0; i < P; i++) {
       let acc = 0;
       for (let k = 0; k < P; k++) acc += V.data[i * P + k] * decay[k] * c[k];
@@ -108,11 +117,12 @@ export function lazyCurves(K: Dense, P: number, y: readonly number[], ytest: rea
   out.asymptote.trainLoss = halfMeanSquare(inf.delta);
   if (ytest) out.asymptote.testLoss = halfMeanSquare(inf.testResid!);
   if (rank < P)
-    out.warnings.push(`the train NTK is singular (rank ${rank} of ${P}): the part of y in its null space is never learned; the limit uses the pseudo-inverse`);
+    out.warnings.push(
+      `the train NTK is singular (rank ${rank} of ${P}): the part of y in its null space is never learned; the limit uses the pseudo-inverse`,
+    );
   if (schedule.kind === 'gd') out.stability = (schedule.lr * lamMax) / P;
   return out;
 }
-
 
 /** The opt-in outputs the static NTK produces (and why not the others), for solveLazy and the method registry. */
 export const LAZY_OUTPUTS = {
@@ -135,7 +145,10 @@ export function solveLazy(cfg: Config, schedule: Schedule = scheduleOf(cfg.train
     ...(curves.testLoss ? { testLoss: curves.testLoss } : {}),
     ntkFinal: toRows(block(k.ntk, 0, P, 0, P)),
     asymptote: curves.asymptote,
-    meta: makeMeta('static-ntk', started, { ...(curves.stability !== undefined ? { lrStability: curves.stability } : {}), ...(curves.warnings.length ? { warnings: curves.warnings } : {}) }),
+    meta: makeMeta('static-ntk', started, {
+      ...(curves.stability !== undefined ? { lrStability: curves.stability } : {}),
+      ...(curves.warnings.length ? { warnings: curves.warnings } : {}),
+    }),
   };
   if (output.predictions) result.predictions = { train: curves.train, ...(curves.test ? { test: curves.test } : {}) };
   // the kernels do not move: every recorded time has those of t = 0, in the solvers' layout (kernels.Phi[l - 1][k])
@@ -149,6 +162,9 @@ export function solveLazy(cfg: Config, schedule: Schedule = scheduleOf(cfg.train
   if (output.alignment) result.alignment = each(alignment(k.ntk, data.y));
   // exact even when it diverges: the whole result goes with the error
   if (curves.stability !== undefined && curves.stability > 2)
-    throw new DivergenceError(`static-ntk: train.lr * lambda_max / P = ${curves.stability.toPrecision(4)} > 2: gradient descent diverges in the lazy limit (lower train.lr below 2 P / lambda_max = ${((2 * (cfg.train as { lr: number }).lr) / curves.stability).toPrecision(4)})`, result);
+    throw new DivergenceError(
+      `static-ntk: train.lr * lambda_max / P = ${curves.stability.toPrecision(4)} > 2: gradient descent diverges in the lazy limit (lower train.lr below 2 P / lambda_max = ${((2 * (cfg.train as { lr: number }).lr) / curves.stability).toPrecision(4)})`,
+      result,
+    );
   return result;
 }

@@ -17,7 +17,8 @@ export function normalRule(n: number): NormalRule {
   const hit = cache.get(n);
   if (hit) return hit;
   if (!Number.isInteger(n) || n < 1 || n > MAX_ORDER) throw new RangeError(`quadrature order must be 1..${MAX_ORDER}, got ${n}`);
-  const x = new Float64Array(n), w = new Float64Array(n);
+  const x = new Float64Array(n),
+    w = new Float64Array(n);
   const PIM4 = Math.pow(Math.PI, -0.25);
   const m = Math.floor((n + 1) / 2);
   let z = 0;
@@ -29,7 +30,8 @@ export function normalRule(n: number): NormalRule {
     else z = 2 * z - x[i - 2];
     let pp = 0;
     for (let it = 0; it < 100; it++) {
-      let p1 = PIM4, p2 = 0;
+      let p1 = PIM4,
+        p2 = 0;
       for (let j = 1; j <= n; j++) {
         const p3 = p2;
         p2 = p1;

@@ -15,6 +15,8 @@ export function kernelsResult(cfg: Config) {
     Phi: k.Phi.slice(1).map(toRows),
     G: k.G.slice(1, depth + 1).map(toRows),
     ntk: toRows(k.ntk),
-    meta: makeMeta('kernels', started, { layout: 'Phi[i] = Phi^{i+1}, G[i] = G^{i+1} (i = 0..L-1); rows/columns: train points, then test points' }),
+    meta: makeMeta('kernels', started, {
+      layout: 'Phi[i] = Phi^{i+1}, G[i] = G^{i+1} (i = 0..L-1); rows/columns: train points, then test points',
+    }),
   };
 }

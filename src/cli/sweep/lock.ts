@@ -62,7 +62,8 @@ function alive(pid: number): boolean {
   }
 }
 
-const describe = (h: Holder | undefined) => (h ? `pid ${h.pid} on host ${h.host} since ${h.since} (${h.command})` : 'another process (it has not said which)');
+const describe = (h: Holder | undefined) =>
+  h ? `pid ${h.pid} on host ${h.host} since ${h.since} (${h.command})` : 'another process (it has not said which)';
 
 const lockMtime = (path: string) => {
   try {

@@ -30,7 +30,8 @@ export async function mergeSweeps(dirs: readonly string[], out: string, opts: { 
     return m;
   });
   const other = manifests.findIndex((m) => m.id !== manifests[0].id);
-  if (other >= 0) throw new InputError(dirs[other], `holds a different sweep (id ${manifests[other].id}) than ${dirs[0]} (id ${manifests[0].id})`);
+  if (other >= 0)
+    throw new InputError(dirs[other], `holds a different sweep (id ${manifests[other].id}) than ${dirs[0]} (id ${manifests[0].id})`);
   const warn = (line: string) => process.stderr.write(`${line}\n`);
   const lock = await lockDir(out, { field: '--out', command: 'dmft sweep merge', wait: opts.wait, warn });
   try {
@@ -39,7 +40,8 @@ export async function mergeSweeps(dirs: readonly string[], out: string, opts: { 
       const writer = lockedBy(dir);
       if (writer) warn(`dmft: ${dir} is still being written by ${writer}; merging the points it has so far`);
       const { records, duplicates } = readRecords(dir, { repair: false });
-      if (duplicates > 0) warn(`dmft: ${join(dir, 'results.jsonl')}: ${duplicates} line(s) repeat a point recorded earlier; merged the last record of each`);
+      if (duplicates > 0)
+        warn(`dmft: ${join(dir, 'results.jsonl')}: ${duplicates} line(s) repeat a point recorded earlier; merged the last record of each`);
       for (const [key, r] of records) merged.set(key, r);
     }
     claim(out, manifests[0], '--out');
@@ -65,7 +67,8 @@ function summarize(sweep: Sweep, records: PointRecord[], out: string): MergeSumm
   const have = new Set(records.map((r) => r.key));
   const missing = keys.flatMap((k, i) => (have.has(k) ? [] : [i]));
   const total = keys.length;
-  if (missing.length === 0) return { merged: records.length, failed, total, missing, message: `merged all ${count} points of the sweep into ${out}` };
+  if (missing.length === 0)
+    return { merged: records.length, failed, total, missing, message: `merged all ${count} points of the sweep into ${out}` };
   const shown = missing.slice(0, 20).join(', ') + (missing.length > 20 ? `, ... and ${missing.length - 20} more` : '');
   const guess = shardGuess(missing, total);
   const message = `merged ${records.length} of ${total} points${failed > 0 ? ` (${failed} failed)` : ''} into ${out}; missing: point${missing.length > 1 ? 's' : ''} ${shown}${guess ? ` (${guess}?)` : ''}`;

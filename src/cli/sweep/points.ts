@@ -40,14 +40,18 @@ export function sweepId(sweep: Sweep): string {
 
 /** All combinations of one grid's axes, first axis slowest. */
 function product(grid: Record<string, unknown[]>): Record<string, unknown>[] {
-  return Object.entries(grid).reduce<Record<string, unknown>[]>((acc, [axis, values]) => acc.flatMap((p) => values.map((v) => ({ ...p, [axis]: v }))), [{}]);
+  return Object.entries(grid).reduce<Record<string, unknown>[]>(
+    (acc, [axis, values]) => acc.flatMap((p) => values.map((v) => ({ ...p, [axis]: v }))),
+    [{}],
+  );
 }
 
 /** `obj` with the value at a dotted path replaced (objects on the way are copied, never shared). */
 function setPath(obj: unknown, path: string[], value: unknown, field: string): unknown {
   if (path.length === 0) return value;
   if (obj === undefined) obj = {};
-  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new InputError(field, 'the base config has no object at this path');
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj))
+    throw new InputError(field, 'the base config has no object at this path');
   const [head, ...rest] = path;
   return { ...obj, [head]: setPath((obj as Record<string, unknown>)[head], rest, value, field) };
 }
@@ -86,7 +90,9 @@ function configOf(raw: unknown, params: Record<string, unknown>, gridField: stri
     return parseConfig(raw, dataFileOptions(dataDir));
   } catch (e) {
     if (!(e instanceof InputError)) throw e;
-    const axis = Object.keys(params).find((a) => e.field === a || e.field.startsWith(`${a}.`) || e.field.startsWith(`${a}[`) || a.startsWith(`${e.field}.`));
+    const axis = Object.keys(params).find(
+      (a) => e.field === a || e.field.startsWith(`${a}.`) || e.field.startsWith(`${a}[`) || a.startsWith(`${e.field}.`),
+    );
     if (axis) throw new InputError(`${gridField}.${e.field}`, `${e.reason} (point ${canonical(params)})`);
     throw new InputError(`base.${e.field}`, e.reason);
   }

@@ -30,13 +30,19 @@ export function progress(total: number, { quiet = false } = {}): Progress {
         n++;
         const elapsed = (performance.now() - started) / 1000;
         const eta = (elapsed / n) * (total - n);
-        stderr.write(`${isoNow()} sweep [${n}/${total}] ${Math.floor((100 * n) / total)}% ${label}${failed ? ' FAILED' : ''} ${seconds.toFixed(1)} s, ETA ${clock(eta)}\n`);
+        stderr.write(
+          `${isoNow()} sweep [${n}/${total}] ${Math.floor((100 * n) / total)}% ${label}${failed ? ' FAILED' : ''} ${seconds.toFixed(1)} s, ETA ${clock(eta)}\n`,
+        );
       },
       stop: () => {},
     };
   }
   const bar = new cliProgress.SingleBar(
-    { stream: stderr, format: 'sweep {bar} {value}/{total} points | {duration_formatted} elapsed | ETA {eta_formatted} | {last}', etaBuffer: 20 },
+    {
+      stream: stderr,
+      format: 'sweep {bar} {value}/{total} points | {duration_formatted} elapsed | ETA {eta_formatted} | {last}',
+      etaBuffer: 20,
+    },
     cliProgress.Presets.shades_classic,
   );
   bar.start(total, 0, { last: '' });

@@ -61,7 +61,9 @@ export async function runSweep(sweep: Sweep, opts: SweepRunOptions): Promise<Swe
     claim(opts.out, { id: sweepId(sweep), sweep }, '--out', { quiet: opts.quiet });
     const { records, duplicates } = readRecords(opts.out);
     if (duplicates > 0) {
-      warn(`dmft: ${join(opts.out, 'results.jsonl')}: ${duplicates} line(s) repeat a point recorded earlier; kept the last record of each and rewrote the file`);
+      warn(
+        `dmft: ${join(opts.out, 'results.jsonl')}: ${duplicates} line(s) repeat a point recorded earlier; kept the last record of each and rewrote the file`,
+      );
       writeRecords(opts.out, byIndex(records));
     }
     writeSummary(opts.out, records.values());
@@ -70,7 +72,8 @@ export async function runSweep(sweep: Sweep, opts: SweepRunOptions): Promise<Swe
     const failed = () => points.map((p) => records.get(p.key)!).filter((r) => r.error !== undefined);
     if (todo.length === 0) {
       const f = failed().length;
-      if (f > 0) warn(`dmft: all ${points.length} points ${which} are already in ${opts.out} (${f} failed; --retry-failed runs them again)`);
+      if (f > 0)
+        warn(`dmft: all ${points.length} points ${which} are already in ${opts.out} (${f} failed; --retry-failed runs them again)`);
       else if (!opts.quiet) warn(`dmft: all ${points.length} points ${which} are already in ${opts.out}; nothing to run`);
       return { points: points.length, ran: 0, failed: failed() };
     }
@@ -78,7 +81,9 @@ export async function runSweep(sweep: Sweep, opts: SweepRunOptions): Promise<Swe
     const interrupted = (signal: NodeJS.Signals) => {
       bar.stop();
       const done = points.filter((p) => records.has(p.key)).length;
-      warn(`dmft: interrupted (${signal}): ${done} of ${points.length} points ${which} finished and recorded in ${opts.out}; run the same command to resume`);
+      warn(
+        `dmft: interrupted (${signal}): ${done} of ${points.length} points ${which} finished and recorded in ${opts.out}; run the same command to resume`,
+      );
       lock.release();
       process.exit(signal === 'SIGINT' ? 130 : 143);
     };

@@ -43,7 +43,11 @@ export type RunKey = keyof typeof runOption;
 
 export const isRunKey = (axis: string): axis is RunKey => Object.hasOwn(runOption, axis);
 
-const run = z.strictObject(Object.fromEntries(Object.entries(runOption).map(([k, s]) => [k, s.optional()])) as { [K in RunKey]: z.ZodOptional<(typeof runOption)[K]> });
+const run = z.strictObject(
+  Object.fromEntries(Object.entries(runOption).map(([k, s]) => [k, s.optional()])) as {
+    [K in RunKey]: z.ZodOptional<(typeof runOption)[K]>;
+  },
+);
 
 const grid = z.record(z.string(), z.array(z.unknown()).min(1));
 const AXIS = /^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$/;

@@ -47,7 +47,10 @@ export function readManifest(dir: string): Manifest | undefined {
 export function claim(dir: string, manifest: Manifest, field: string, { quiet = false } = {}): void {
   const held = readManifest(dir);
   if (held && held.id !== manifest.id)
-    throw new InputError(field, `${dir} holds the results of a different sweep (id ${held.id}, this one is ${manifest.id}); use another directory`);
+    throw new InputError(
+      field,
+      `${dir} holds the results of a different sweep (id ${held.id}, this one is ${manifest.id}); use another directory`,
+    );
   if (held) return;
   try {
     mkdirSync(dir, { recursive: true });
@@ -110,7 +113,17 @@ export function writeSummary(dir: string, records: Iterable<PointRecord>): void 
   const last = (xs?: number[]) => xs?.[xs.length - 1];
   const header = ['index', 'kind', ...axes, 'trainLoss', 'testLoss', 'trainLossSem', 'testLossSem', 'seconds', 'error'];
   const lines = rows.map((r) =>
-    [r.index, r.kind, ...axes.map((a) => r.params[a]), last(r.result?.trainLoss), last(r.result?.testLoss), last(r.result?.trainLossSem), last(r.result?.testLossSem), r.seconds, r.error]
+    [
+      r.index,
+      r.kind,
+      ...axes.map((a) => r.params[a]),
+      last(r.result?.trainLoss),
+      last(r.result?.testLoss),
+      last(r.result?.trainLossSem),
+      last(r.result?.testLossSem),
+      r.seconds,
+      r.error,
+    ]
       .map(csvCell)
       .join(','),
   );

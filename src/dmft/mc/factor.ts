@@ -68,7 +68,8 @@ export class CausalFactor {
         for (let b = 0; b < P; b++) {
           let s = C[a * w + i * P + b];
           for (let j = i + 1; j <= k; j++) {
-            const Lj = this.rows[j], lw = P * (j + 1);
+            const Lj = this.rows[j],
+              lw = P * (j + 1);
             for (let c = 0; c < P; c++) s -= X[a * w + j * P + c] * Lj[c * lw + i * P + b];
           }
           tmp[b] = s;
@@ -89,7 +90,9 @@ export class CausalFactor {
     const out = new Float64Array(m * w);
     const tmp = new Float64Array(P);
     for (let j = 0; j < jEnd; j++) {
-      const Lj = this.rows[j], lw = P * (j + 1), pt = this.pinvT[j];
+      const Lj = this.rows[j],
+        lw = P * (j + 1),
+        pt = this.pinvT[j];
       for (let a = 0; a < m; a++) {
         for (let b = 0; b < P; b++) {
           let s = sigma[a * ld + j * P + b];
@@ -135,12 +138,14 @@ const RIDGE = 1e-10;
  */
 function psdFactor(S: Float64Array, m: number, delta: number): { L: Float64Array; pinvT: Float64Array } {
   const { values, vectors } = symmetricEigen(dense(m, m, S));
-  const L = new Float64Array(m * m), pinvT = new Float64Array(m * m);
+  const L = new Float64Array(m * m),
+    pinvT = new Float64Array(m * m);
   const V = vectors.data;
   for (let c = 0; c < m; c++) {
     const lam = Math.max(values[c], 0);
     if (lam === 0) continue;
-    const s = Math.sqrt(lam), inv = s / (lam + delta);
+    const s = Math.sqrt(lam),
+      inv = s / (lam + delta);
     for (let a = 0; a < m; a++)
       for (let b = 0; b < m; b++) {
         const vv = V[a * m + c] * V[b * m + c];

@@ -94,14 +94,13 @@ export class LayerSamples {
       if (l < L) rng.fillNormal(this.epsR.subarray(s * K1 * Pt, (s + 1) * K1 * Pt));
     }
     this.quasiRandomStart(Fx, seed, s0);
-    if (l === 1)
-      for (let s = 0; s < S; s++)
-        for (let mu = 0; mu < n; mu++) this.u1[s * n + mu] = dot(Fx.data, mu * n, this.zx, s * n, n);
+    if (l === 1) for (let s = 0; s < S; s++) for (let mu = 0; mu < n; mu++) this.u1[s * n + mu] = dot(Fx.data, mu * n, this.zx, s * n, n);
   }
 
   /** Bytes of the arrays the constructor allocates for a batch of S samples (memory check, ../monte-carlo.ts). */
   static bytes(l: number, L: number, S: number, P: number, Pt: number, K1: number): number {
-    const W = K1 * P, n = P + Pt;
+    const W = K1 * P,
+      n = P + Pt;
     const sources = (l === 1 ? 2 * S * n : 0) + (l >= 2 ? S * W + S * K1 * Pt : 0) + (l < L ? S * W + S * K1 * Pt : 0) + (l === L ? S : 0);
     return 8 * (6 * S * W + 6 * S * Pt + sources + 2 * S * n);
   }
@@ -123,8 +122,12 @@ export class LayerSamples {
     const coords: [Float64Array, number, number][] = [];
     if (l === L) coords.push([this.rL, 0, 1]);
     if (l === 1) {
-      const norm = Array.from({ length: n }, (_, c) => Array.from({ length: n }, (_, mu) => Fx.data[mu * n + c] ** 2).reduce((a, b) => a + b, 0));
-      const cols = Array.from({ length: n }, (_, c) => c).filter((c) => norm[c] > 0).sort((a, b) => norm[b] - norm[a]);
+      const norm = Array.from({ length: n }, (_, c) =>
+        Array.from({ length: n }, (_, mu) => Fx.data[mu * n + c] ** 2).reduce((a, b) => a + b, 0),
+      );
+      const cols = Array.from({ length: n }, (_, c) => c)
+        .filter((c) => norm[c] > 0)
+        .sort((a, b) => norm[b] - norm[a]);
       coords.push(...cols.map((c): [Float64Array, number, number] => [this.zx, c, n]));
     }
     const source = (xi: Float64Array, eps: Float64Array) => {
@@ -170,7 +173,8 @@ export class LayerSamples {
   /** h^l(t_k) = u^l(t_k) + sum_{i<=k} sum_b Ch_{ab}(k,i) g^l_b(t_i) on training points; `Lu` = row k of u's factor (l >= 2). */
   forward(k: number, Ch: Float64Array, Lu: Float64Array | undefined): void {
     const { S, P, W, xiU, tmp, tmp2 } = this;
-    const q = P * (k + 1), n = P + this.Pt;
+    const q = P * (k + 1),
+      n = P + this.Pt;
     if (Lu) gemmNT(xiU, 0, W, Lu, 0, q, tmp, 0, P, S, P, q);
     gemmNT(this.gT, 0, W, Ch, 0, W, tmp2, 0, P, S, P, q);
     for (let s = 0; s < S; s++)
@@ -184,7 +188,8 @@ export class LayerSamples {
   /** Riders' h at t_k: own source (conditional on the sample's training normals: M xi + F eps) plus memory (ChX: rows P.. of Ch). */
   riderForward(k: number, ChX: Float64Array, cond: { M: Float64Array; F: Float64Array } | undefined): void {
     const { S, P, Pt, W, tmp, tmp2 } = this;
-    const q = P * (k + 1), n = P + Pt;
+    const q = P * (k + 1),
+      n = P + Pt;
     this.riderSources(k, cond, this.xiU, this.epsU, (s, i) => this.u1[s * n + P + i]);
     gemmNT(this.gT, 0, W, ChX, P * W, W, tmp2, 0, Pt, S, Pt, q);
     for (let x = 0; x < S * Pt; x++) {
@@ -201,7 +206,12 @@ export class LayerSamples {
    * g^{l+1}(t_k) depends on its own source u^{l+1}(t_k) directly, the equal-time response B^l_{ii}(t,t) that
    * a training point has inside Cz (section 3 responses; ../mc/responses.ts), for l < L.
    */
-  riderBackward(k: number, CzX: Float64Array, cond: { M: Float64Array; F: Float64Array } | undefined, self: Float64Array | undefined): void {
+  riderBackward(
+    k: number,
+    CzX: Float64Array,
+    cond: { M: Float64Array; F: Float64Array } | undefined,
+    self: Float64Array | undefined,
+  ): void {
     const { S, P, Pt, W, tmp, tmp2 } = this;
     const q = P * (k + 1);
     this.riderSources(k, cond, this.xiR, this.epsR, (s) => this.rL[s]);
@@ -214,7 +224,13 @@ export class LayerSamples {
   }
 
   /** tmp[s Pt + i] = the riders' source at t_k: M xi_{<=k} + F eps_k, or the constant one (u^1, r^L). */
-  private riderSources(k: number, cond: { M: Float64Array; F: Float64Array } | undefined, xi: Float64Array, eps: Float64Array, constant: (s: number, i: number) => number): void {
+  private riderSources(
+    k: number,
+    cond: { M: Float64Array; F: Float64Array } | undefined,
+    xi: Float64Array,
+    eps: Float64Array,
+    constant: (s: number, i: number) => number,
+  ): void {
     const { S, P, Pt, W, K1, tmp } = this;
     const q = P * (k + 1);
     if (!cond) {
@@ -231,11 +247,12 @@ export class LayerSamples {
    */
   kernelRow(k: number, which: 'phi' | 'g', out: Float64Array, riders: boolean): void {
     const { S, P, Pt, W, tmp } = this;
-    const T = which === 'phi' ? this.phT : this.gT, X = which === 'phi' ? this.phX : this.gX;
-    const q = P * (k + 1), rows = riders ? Pt : P;
+    const T = which === 'phi' ? this.phT : this.gT,
+      X = which === 'phi' ? this.phX : this.gX;
+    const q = P * (k + 1),
+      rows = riders ? Pt : P;
     // tmp = F(t_k)^T (rows x S), then out += tmp F_{<=k}
-    for (let s = 0; s < S; s++)
-      for (let a = 0; a < rows; a++) tmp[a * S + s] = riders ? X[s * Pt + a] : T[s * W + k * P + a];
+    for (let s = 0; s < S; s++) for (let a = 0; a < rows; a++) tmp[a * S + s] = riders ? X[s * Pt + a] : T[s * W + k * P + a];
     gemmAcc(tmp, 0, S, T, 0, W, out, (riders ? P : 0) * W, W, rows, S, q);
   }
 

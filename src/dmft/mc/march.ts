@@ -130,8 +130,11 @@ export function marchReplica(pb: McProblem, opt: McOptions, onStep?: (k: number)
  */
 export function replicaBytes(shape: ReplicaShape, opt: Pick<McOptions, 'samples' | 'responseSamples' | 'responses'>): number {
   const { P, L, n, K1, records, kink } = shape;
-  const Pt = n - P, W = P * K1, S = opt.samples;
-  let bytes = 8 * (6 * L * n * W + 2 * L * Pt * Pt + (2 * L - 2) * (P * P * K1 * (K1 + 3)) / 2 + records * (2 * L + 1) * n * n + 2 * L * S * P);
+  const Pt = n - P,
+    W = P * K1,
+    S = opt.samples;
+  let bytes =
+    8 * (6 * L * n * W + 2 * L * Pt * Pt + ((2 * L - 2) * (P * P * K1 * (K1 + 3))) / 2 + records * (2 * L + 1) * n * n + 2 * L * S * P);
   for (let l = 1; l <= L; l++) {
     bytes += LayerSamples.bytes(l, L, S, P, Pt, K1);
     if (opt.responses !== 'exact') continue;
@@ -141,7 +144,14 @@ export function replicaBytes(shape: ReplicaShape, opt: Pick<McOptions, 'samples'
   return bytes;
 }
 
-export const replicaShape = (pb: McProblem): ReplicaShape => ({ P: pb.P, n: pb.Kx.rows, L: pb.L, K1: pb.t.length, records: pb.record.length, kink: pb.act.kink === true });
+export const replicaShape = (pb: McProblem): ReplicaShape => ({
+  P: pb.P,
+  n: pb.Kx.rows,
+  L: pb.L,
+  K1: pb.t.length,
+  records: pb.record.length,
+  kink: pb.act.kink === true,
+});
 
 /** The sizes replicaBytes needs: P training and n points in all, depth L, K1 grid times, records recorded, a kinked activation. */
 export interface ReplicaShape {
@@ -208,7 +218,11 @@ class Replica {
     this.fR = this.layers.map((x) => (x.l < L ? new CausalFactor(P) : undefined));
     if (opt.responses === 'exact')
       for (const site of this.layers)
-        for (const kind of this.kinds(site.l)) this.exact.set(`${site.l}${kind}`, new ExactResponses(site, kind, Math.min(kind === 'r' ? opt.responseSamples.A : opt.responseSamples.B, S), pb.act.kink));
+        for (const kind of this.kinds(site.l))
+          this.exact.set(
+            `${site.l}${kind}`,
+            new ExactResponses(site, kind, Math.min(kind === 'r' ? opt.responseSamples.A : opt.responseSamples.B, S), pb.act.kink),
+          );
     this.delta = new Float64Array(this.K1 * P);
     this.deltaNtk = pb.output === 'fields' ? new Float64Array(this.K1 * P) : this.delta;
     this.ftest = new Float64Array(this.K1 * Pt);
@@ -235,7 +249,8 @@ class Replica {
       const r = k >= 2 ? (this.pb.t[k] - this.pb.t[k - 1]) / (this.pb.t[k - 1] - this.pb.t[k - 2]) : 1;
       for (let a = 0; a < P; a++) {
         const i = k * P + a;
-        this.delta[i] = k === 0 ? this.pb.y[a] : k === 1 ? this.delta[i - P] : this.delta[i - P] + r * (this.delta[i - P] - this.delta[i - 2 * P]);
+        this.delta[i] =
+          k === 0 ? this.pb.y[a] : k === 1 ? this.delta[i - P] : this.delta[i - P] + r * (this.delta[i - P] - this.delta[i - 2 * P]);
       }
       // relu: phi'(h(t_k)) (and the smoothed phi'') from the predictor, see below
       const kinkSlopes = this.pb.act.kink === true && k > 1;
@@ -243,7 +258,8 @@ class Replica {
       const history: number[] = [];
       let res = Infinity;
       for (let it = 1; ; it++) {
-        const before = this.delta.slice(k * P, (k + 1) * P), Kbefore = this.Kcur.slice(0, P * P);
+        const before = this.delta.slice(k * P, (k + 1) * P),
+          Kbefore = this.Kcur.slice(0, P * P);
         this.sweep(k, res > RESPONSE_FREEZE);
         // With a kink in phi' (relu), h(t_k) = ... + Ch(k,k) phi'(h(t_k)) z(t_k) has no solution for a sample whose
         // |h| is below the O(dt) equal-time term (the self term pushes it back across the kink from either side):
@@ -253,7 +269,13 @@ class Replica {
         // measured orders: docs/RELU.md, "Moved from code comments"). At t_0 and t_1, with no trend to extrapolate, the
         // slope is the first sweep's (test/dmft-mc-kink.test.ts checks the order).
         if (it === 1 && k < 2 && this.pb.act.kink) for (const x of this.layers) x.slopeFrozen = true;
-        res = it === 1 ? Infinity : Math.max(maxAbsDiff(before, this.delta.subarray(k * P, (k + 1) * P)) / yScale, relDiff(Kbefore, this.Kcur.subarray(0, P * P)));
+        res =
+          it === 1
+            ? Infinity
+            : Math.max(
+                maxAbsDiff(before, this.delta.subarray(k * P, (k + 1) * P)) / yScale,
+                relDiff(Kbefore, this.Kcur.subarray(0, P * P)),
+              );
         if (it > 1) history.push(res);
         if (res < this.opt.tol) {
           out.iterations += it;
@@ -293,7 +315,8 @@ class Replica {
   private sweep(k: number, responses: boolean): void {
     const { L } = this.pb;
     const { P, W } = this;
-    const S = this.opt.samples, q = P * (k + 1);
+    const S = this.opt.samples,
+      q = P * (k + 1);
     for (let i = L - 1; i >= 0; i--) {
       const site = this.layers[i];
       this.operatorRows(k, i, 'z', 0, P);
@@ -332,7 +355,8 @@ class Replica {
   private measure(k: number, i: number, which: 'phi' | 'g', riders: boolean, S: number, q: number): void {
     const out = which === 'phi' ? this.PhiRow[i] : this.GRow[i];
     const { P, Pt, W } = this;
-    const r0 = riders ? P : 0, rows = riders ? Pt : P;
+    const r0 = riders ? P : 0,
+      rows = riders ? Pt : P;
     for (let r = r0; r < r0 + rows; r++) out.fill(0, r * W, r * W + q);
     this.layers[i].kernelRow(k, which, out, riders);
     for (let r = r0; r < r0 + rows; r++) for (let c = 0; c < q; c++) out[r * W + c] /= S;
@@ -365,7 +389,8 @@ class Replica {
   /** Response rows of layer index i at t_k (training rows; rider rows are done in riders()). */
   private responseRows(k: number, i: number): void {
     const { P, W } = this;
-    const q = P * (k + 1), site = this.layers[i];
+    const q = P * (k + 1),
+      site = this.layers[i];
     for (const kind of this.kinds(site.l)) {
       const out = kind === 'r' ? this.Ar[i] : this.Bu[i];
       for (let r = 0; r < P; r++) out.fill(0, r * W, r * W + q);
@@ -387,8 +412,10 @@ class Replica {
   private riders(k: number): void {
     const { L } = this.pb;
     const { P, Pt, W } = this;
-    const S = this.opt.samples, q = P * (k + 1);
-    const exact = this.opt.responses === 'exact', ibp = this.opt.responses === 'ibp';
+    const S = this.opt.samples,
+      q = P * (k + 1);
+    const exact = this.opt.responses === 'exact',
+      ibp = this.opt.responses === 'ibp';
     const clear = (a: Float64Array) => a.fill(0, P * W, (P + Pt) * W);
     for (let i = 0; i < L; i++) {
       const site = this.layers[i];
@@ -464,7 +491,8 @@ class Replica {
     if (k === 0) return;
     const { P, Kprev, Kcur } = this;
     const s = (this.pb.t[k] - this.pb.t[k - 1]) / (2 * P);
-    const lhs = new Matrix(P, P), rhs = new Matrix(P, 1);
+    const lhs = new Matrix(P, P),
+      rhs = new Matrix(P, 1);
     for (let a = 0; a < P; a++) {
       let v = delta[(k - 1) * P + a];
       for (let b = 0; b < P; b++) {
@@ -493,8 +521,7 @@ class Replica {
     const { P, Pt, n, W } = this;
     const full = (row: Float64Array, xx: Float64Array): Dense => {
       const m = dense(n, n);
-      for (let mu = 0; mu < n; mu++)
-        for (let b = 0; b < P; b++) m.data[mu * n + b] = m.data[b * n + mu] = row[mu * W + k * P + b];
+      for (let mu = 0; mu < n; mu++) for (let b = 0; b < P; b++) m.data[mu * n + b] = m.data[b * n + mu] = row[mu * W + k * P + b];
       for (let i = 0; i < Pt; i++) for (let j = 0; j < Pt; j++) m.data[(P + i) * n + P + j] = xx[i * Pt + j];
       return m;
     };

@@ -61,7 +61,8 @@ export class ExactResponses {
    * 2 Sr P^2 K1 (K1 + 1) / 2 numbers, are most of a solve's memory once Sr is in the hundreds.
    */
   static bytes(kind: ResponseKind, S: number, P: number, Pt: number, K1: number, Sr: number, controlVariate: boolean): number {
-    const tri = (P * P * K1 * (K1 + 1)) / 2, W = P * K1;
+    const tri = (P * P * K1 * (K1 + 1)) / 2,
+      W = P * K1;
     const cv = controlVariate ? P * W + (kind === 'u' ? S * W + P * W : 0) : 0;
     return 8 * (2 * Sr * tri + 2 * Math.max(P, Pt) * W + (kind === 'u' ? Sr * Pt * W : 0) + cv + P);
   }
@@ -81,7 +82,10 @@ export class ExactResponses {
    */
   row(k: number, Ch: Float64Array, Cz: Float64Array, out: Float64Array): void {
     const { P, K1, S, d1T, d2T, zT } = this.site;
-    const W = P * K1, q = P * (k + 1), blk = this.block(k), Sr = this.Sr;
+    const W = P * K1,
+      q = P * (k + 1),
+      blk = this.block(k),
+      Sr = this.Sr;
     // mean over all S of J1, from the slope rows <phi'_a(t_k) phi'_b(t_j)> (and <c_a(t_k) c_b(t_j)>, <c_a(t_k)>)
     const { d1Row, cRow, cDiag } = this;
     // with the control variate, out starts at mean_S(J1), and J1 of each response sample is subtracted below
@@ -101,16 +105,20 @@ export class ExactResponses {
       this.history(s, k, Cz, 0, P, this.dphi, this.mz);
       const base = s * this.tri + blk;
       for (let a = 0; a < P; a++) {
-        const f = s * W + k * P + a, d1a = d1T[f], ca = d2T[f] * zT[f];
+        const f = s * W + k * P + a,
+          d1a = d1T[f],
+          ca = d2T[f] * zT[f];
         if (this.kind === 'u') this.mh[a * W + k * P + a] += 1;
         else this.mz[a * W + k * P + a] += 1;
         for (let x = 0; x < q; x++) {
-          const dh = this.mh[a * W + x], dz = this.mz[a * W + x];
+          const dh = this.mh[a * W + x],
+            dz = this.mz[a * W + x];
           this.dphi[base + a * q + x] = d1a * dh;
           this.dg[base + a * q + x] = ca * dh + d1a * dz;
         }
         // out += (J - J1) / Sr
-        const o = a * W, row = s * W;
+        const o = a * W,
+          row = s * W;
         axpy(1 / Sr, this.kind === 'r' ? this.dphi : this.dg, base + a * q, out, o, q);
         if (!this.controlVariate) continue;
         if (this.kind === 'r') for (let x = 0; x < q; x++) out[o + x] -= (d1a * Ch[o + x] * d1T[row + x]) / Sr;
@@ -125,7 +133,8 @@ export class ExactResponses {
   /** c = phi''(h) z of every sample at times <= t_k on training points (S x W, columns < q filled). */
   private curvature(k: number): Float64Array {
     const { S, P, K1, d2T, zT } = this.site;
-    const W = P * K1, q = P * (k + 1);
+    const W = P * K1,
+      q = P * (k + 1);
     for (let s = 0; s < S; s++) for (let x = 0; x < q; x++) this.c[s * W + x] = d2T[s * W + x] * zT[s * W + x];
     return this.c;
   }
@@ -133,7 +142,8 @@ export class ExactResponses {
   /** Riders, upward pass: dh_test; kind r adds phi'(h_test) dh_test to out's rider rows. */
   riderUp(k: number, Ch: Float64Array, out: Float64Array): void {
     const { P, Pt, K1, d1X } = this.site;
-    const W = P * K1, q = P * (k + 1);
+    const W = P * K1,
+      q = P * (k + 1);
     for (let s = 0; s < this.Sr; s++) {
       this.history(s, k, Ch, P, Pt, this.dg, this.mh);
       for (let i = 0; i < Pt; i++) {
@@ -149,7 +159,8 @@ export class ExactResponses {
    */
   riderDown(k: number, Cz: Float64Array, self: Float64Array | undefined, out: Float64Array): void {
     const { P, Pt, K1, d1X, d2X, zX } = this.site;
-    const W = P * K1, q = P * (k + 1);
+    const W = P * K1,
+      q = P * (k + 1);
     for (let s = 0; s < this.Sr; s++) {
       this.history(s, k, Cz, P, Pt, this.dphi, this.mz);
       for (let i = 0; i < Pt; i++) {
@@ -182,7 +193,8 @@ export class ExactResponses {
  */
 export function ibpSums(site: LayerSamples, kind: ResponseKind, k: number, riders: boolean, out: Float64Array): void {
   const { S, P, Pt, K1 } = site;
-  const W = P * K1, q = P * (k + 1);
+  const W = P * K1,
+    q = P * (k + 1);
   const xi = kind === 'r' ? site.xiR : site.xiU;
   for (let s = 0; s < S; s++)
     if (!riders) {
@@ -199,9 +211,16 @@ export function ibpSums(site: LayerSamples, kind: ResponseKind, k: number, rider
  * which the response (w.r.t. training sources only) must not count: subtract <dg/du_test> M, with
  * dg/du_test = phi''(h) z + phi'(h)^2 self (self: the equal-time term of LayerSamples.riderBackward).
  */
-export function ibpRiderCorrection(site: LayerSamples, M: Float64Array, self: Float64Array | undefined, k: number, out: Float64Array): void {
+export function ibpRiderCorrection(
+  site: LayerSamples,
+  M: Float64Array,
+  self: Float64Array | undefined,
+  k: number,
+  out: Float64Array,
+): void {
   const { S, P, Pt, K1 } = site;
-  const W = P * K1, q = P * (k + 1);
+  const W = P * K1,
+    q = P * (k + 1);
   for (let i = 0; i < Pt; i++) {
     let m = 0;
     for (let s = 0; s < S; s++) {

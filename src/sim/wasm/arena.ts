@@ -17,7 +17,8 @@ export interface SimdKernels {
 
 // (module (func (result v128) (v128.const i64x2 0 0)))
 const SIMD_PROBE = new Uint8Array([
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11,
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 11,
 ]);
 
 /** Whether this runtime has WebAssembly with fixed-width SIMD. */
@@ -63,7 +64,8 @@ export class Arena {
 
   /** n zeros in the arena; a RangeError if there is no room left. */
   alloc(n: number): Float64Array {
-    if (this.used + padded(n) > this.buffer.byteLength) throw new RangeError(`arena full: ${n} doubles do not fit in ${this.buffer.byteLength - this.used} bytes left`);
+    if (this.used + padded(n) > this.buffer.byteLength)
+      throw new RangeError(`arena full: ${n} doubles do not fit in ${this.buffer.byteLength - this.used} bytes left`);
     const a = new Float64Array(this.buffer, this.used, n);
     this.used += padded(n);
     return a;
