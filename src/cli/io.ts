@@ -4,6 +4,7 @@ import { Option } from 'commander';
 import { dirname } from 'node:path';
 import { parseConfigText, type Config, type ConfigOptions } from '../core/config.js';
 import { ConvergenceError, DivergenceError, InputError } from '../core/errors.js';
+import { fileErrorReason } from '../core/data-files.js';
 import { configRecord } from '../core/provenance.js';
 import { curvesCsv, type Result } from '../core/result.js';
 
@@ -13,16 +14,7 @@ export function readText(path: string, field = path): string {
   try {
     return path === '-' ? readFileSync(0, 'utf8') : readFileSync(path, 'utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EISDIR'
-          ? 'is a directory'
-          : code === 'EACCES'
-            ? 'permission denied'
-            : (e as Error).message;
-    throw new InputError(field, `cannot read file (${why})`);
+    throw new InputError(field, `cannot read file (${fileErrorReason(e)})`);
   }
 }
 

@@ -35,16 +35,7 @@ function readBytes(field: string, path: string, options: FileOptions): Uint8Arra
   try {
     return options.readFile(full);
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EISDIR'
-          ? 'is a directory'
-          : code === 'EACCES'
-            ? 'permission denied'
-            : (e as Error).message;
-    throw new InputError(field, `cannot read ${full} (${why})`);
+    throw new InputError(field, `cannot read ${full} (${fileErrorReason(e)})`);
   }
 }
 
@@ -217,4 +208,16 @@ function csvArray(field: string, name: string, b: Uint8Array, want: Shape): numb
       );
     return r[0];
   });
+}
+
+/** A file system error in a few words: no such file, is a directory, permission denied, or its own message. */
+export function fileErrorReason(e: unknown): string {
+  const code = (e as { code?: string }).code;
+  return code === 'ENOENT'
+    ? 'no such file'
+    : code === 'EISDIR'
+      ? 'is a directory'
+      : code === 'EACCES'
+        ? 'permission denied'
+        : (e as Error).message;
 }

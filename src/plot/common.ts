@@ -144,6 +144,23 @@ export const SOURCE_DASH = [
 ];
 export const SOURCE_LABELS: Record<string, string> = { theory: 'theory (N = ∞)', simulation: 'simulation (± SEM)' };
 
+/** The encoding that dashes simulations and draws theory solid, with its legend, when a figure has both. */
+export function sourceDash(both: boolean, simulationLabel: string) {
+  if (!both) return {};
+  return {
+    strokeDash: {
+      field: 'source',
+      type: 'nominal',
+      scale: { domain: [...SOURCES], range: SOURCE_DASH },
+      legend: {
+        title: null,
+        labelExpr: `datum.label === 'theory' ? '${SOURCE_LABELS.theory}' : '${simulationLabel}'`,
+        symbolStrokeColor: '#555',
+      },
+    },
+  };
+}
+
 /**
  * Layers of a line chart of curveRows: SEM band, line, and markers on simulated curves; color by series in
  * `order`, dash by source when both sources appear.
@@ -162,20 +179,7 @@ export function curveLayers(
   const copy = { calculate: 'datum.series', as: 'fillSeries' };
   const x = { field: 'x', type: 'quantitative', ...axes.x };
   const y = { field: 'y', type: 'quantitative', ...axes.y };
-  const dash = both
-    ? {
-        strokeDash: {
-          field: 'source',
-          type: 'nominal',
-          scale: { domain: [...SOURCES], range: SOURCE_DASH },
-          legend: {
-            title: null,
-            labelExpr: `datum.label === 'theory' ? '${SOURCE_LABELS.theory}' : '${SOURCE_LABELS.simulation}'`,
-            symbolStrokeColor: '#555',
-          },
-        },
-      }
-    : {};
+  const dash = sourceDash(both, SOURCE_LABELS.simulation);
   const layers: Json[] = [];
   if (rows.some((r) => 'lo' in r))
     layers.push({

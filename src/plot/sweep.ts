@@ -8,8 +8,7 @@ import {
   fmt,
   isSimulation,
   semOf,
-  SOURCE_DASH,
-  SOURCE_LABELS,
+  sourceDash,
   SOURCES,
   type Json,
   type ResultLike,
@@ -124,20 +123,7 @@ export function sweepSpec(records: readonly SweepRecord[], o: SweepPlotOptions =
     // theory drawn first, solid and wider; simulations dashed on top (as in the loss plot of spec.ts)
     const rows = curveRows(curves, log).sort((a, b) => (a.source === b.source ? 0 : a.source === 'theory' ? -1 : 1));
     const both = SOURCES.every((s) => rows.some((r) => r.source === s));
-    const dash = both
-      ? {
-          strokeDash: {
-            field: 'source',
-            type: 'nominal',
-            scale: { domain: [...SOURCES], range: SOURCE_DASH },
-            legend: {
-              title: null,
-              labelExpr: `datum.label === 'theory' ? '${SOURCE_LABELS.theory}' : 'simulation'`,
-              symbolStrokeColor: '#555',
-            },
-          },
-        }
-      : {};
+    const dash = sourceDash(both, 'simulation');
     return {
       ...head,
       title: { text: o.title ?? 'Loss curves of the sweep', subtitle },
