@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import { Option } from 'commander';
 import { dirname } from 'node:path';
-import { parseConfigText, type Config, type ConfigOptions } from '../core/config.js';
+import { parseConfig, parseJson, type Config, type ConfigOptions } from '../core/config.js';
 import { ConvergenceError, DivergenceError, InputError } from '../core/errors.js';
 import { fileErrorReason } from '../core/data-files.js';
 import { configRecord } from '../core/provenance.js';
@@ -24,9 +24,9 @@ export function readConfig(path: string): Config {
 
 /** A config file, parsed, with the record of it that results carry (src/core/provenance.ts). */
 export function readRun(path: string): { cfg: Config; record: Record<string, unknown> } {
-  const text = readText(path);
-  const cfg = parseConfigText(text, path, dataFileOptions(path === '-' ? '.' : dirname(path)));
-  return { cfg, record: configRecord(JSON.parse(text), cfg) };
+  const raw = parseJson(readText(path), path);
+  const cfg = parseConfig(raw, dataFileOptions(path === '-' ? '.' : dirname(path)));
+  return { cfg, record: configRecord(raw, cfg) };
 }
 
 /** parseConfig's options for data files named in a config: read with Node, relative to `baseDir`. */

@@ -304,13 +304,16 @@ export function refuseOutputs(output: Output, producer: string, produced: readon
 
 /** Parse JSON text (as read from a file named `source`) into a config. */
 export function parseConfigText(text: string, source = 'config', options: ConfigOptions = {}): Config {
-  let raw: unknown;
+  return parseConfig(parseJson(text, source), options);
+}
+
+/** JSON text read from `source` (a file name or field), or an InputError naming it. */
+export function parseJson(text: string, source: string): unknown {
   try {
-    raw = JSON.parse(text);
+    return JSON.parse(text);
   } catch (e) {
     throw new InputError(source, `invalid JSON (${(e as Error).message})`);
   }
-  return parseConfig(raw, options);
 }
 
 /** The times 0..T (flow) or step indices (gd) at which results are recorded; t = step * lr for gd. */

@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import * as z from 'zod';
-import { parseWith } from '../../core/config.js';
+import { parseJson, parseWith } from '../../core/config.js';
 import { InputError } from '../../core/errors.js';
 import { KIND_NAMES, type Kind, type RunOptions } from '../../../workers/kinds.js';
 import { readText } from '../io.js';
@@ -74,12 +74,4 @@ export function readSweep(file: string): Sweep {
     if (bad !== undefined) throw new InputError(`${field}.${bad}`, 'expected a run option or a dotted config path such as model.gamma0');
   }
   return { base, run: s.run, grid: s.grid as Grid | Grid[], dataDir: dirname(baseFile ?? resolve(file)) };
-}
-
-function parseJson(text: string, field: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new InputError(field, `invalid JSON (${(e as Error).message})`);
-  }
 }
