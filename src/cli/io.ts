@@ -99,6 +99,9 @@ export function action<A extends unknown[]>(fn: (...args: A) => unknown | Promis
   };
 }
 
+/** The current time, ISO 8601 to the second (progress lines). */
+export const isoNow = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+
 export interface Progress {
   update: (done: number, total: number) => void;
   stop: () => void;
@@ -139,7 +142,7 @@ export function progressBar(label: string, unit: string, quiet = false): Progres
         const elapsed = (now - started) / 1000;
         const eta = d > 0 ? (elapsed * (t - d)) / d : NaN;
         process.stderr.write(
-          `${new Date().toISOString().slice(0, 19)}Z ${label} ${Math.floor((100 * d) / t)}% (${status()}), ${elapsed.toFixed(0)} s elapsed${Number.isFinite(eta) ? `, ETA ${eta.toFixed(0)} s` : ''}\n`,
+          `${isoNow()} ${label} ${Math.floor((100 * d) / t)}% (${status()}), ${elapsed.toFixed(0)} s elapsed${Number.isFinite(eta) ? `, ETA ${eta.toFixed(0)} s` : ''}\n`,
         );
       },
       stop: () => {},

@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress';
+import { isoNow } from '../io.js';
 
 /**
  * Progress of a sweep on standard error: a bar with ETA on a terminal, else one line per finished point
@@ -15,9 +16,6 @@ export function clock(seconds: number): string {
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${pad(Math.floor(s / 3600))}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}`;
 }
-
-/** The current time, ISO 8601 to the second. */
-export const isoNow = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 export function progress(total: number, { quiet = false } = {}): Progress {
   const stderr = process.stderr;
