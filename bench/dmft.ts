@@ -1,5 +1,5 @@
 import { parseConfig } from '../src/core/config.js';
-import type { Result } from '../src/core/result.js';
+import { errorEstimateOf, type Result } from '../src/core/result.js';
 import { solve } from '../src/dmft/solve.js';
 
 /**
@@ -27,9 +27,11 @@ function timed(label: string, run: () => Result): string {
   const m = r.meta;
   const detail =
     m.method === 'two-layer'
-      ? `${m.particles} particles, ${(m.grid as { evaluations: number }).evaluations} evaluations`
-      : `${(m.grid as { points: number }).points} grid times, ${m.iterations} iterations`;
-  return `| ${label} | ${s.toFixed(2)} | ${((cpu.user + cpu.system) / 1e6).toFixed(2)} | ${detail} | ${((m.errorEstimate as number) * 100).toFixed(2)}% |`;
+      ? `${m.particles} particles, ${'evaluations' in m.grid ? m.grid.evaluations : m.grid.steps} evaluations`
+      : m.method === 'deep-linear' || m.method === 'monte-carlo'
+        ? `${m.grid.points} grid times, ${m.iterations} iterations`
+        : '';
+  return `| ${label} | ${s.toFixed(2)} | ${((cpu.user + cpu.system) / 1e6).toFixed(2)} | ${detail} | ${((errorEstimateOf(m) ?? NaN) * 100).toFixed(2)}% |`;
 }
 
 export async function benchDmft(): Promise<string> {

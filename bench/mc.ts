@@ -1,5 +1,5 @@
 import { parseConfig } from '../src/core/config.js';
-import type { Result } from '../src/core/result.js';
+import type { MonteCarloMeta, Result } from '../src/core/result.js';
 import { MC_DEFAULTS, solveMonteCarlo, type McSolverOptions } from '../src/dmft/monte-carlo.js';
 import { scheduleOf } from '../src/core/schedule.js';
 
@@ -17,13 +17,19 @@ const base = (P: number, T: number, record: number) => ({
   train: { T, record },
 });
 
-function run(P: number, o: McSolverOptions, method: 'monte-carlo' | 'gradient-independent' = 'monte-carlo', T = 20, record = 41): Result {
+function run(
+  P: number,
+  o: McSolverOptions,
+  method: 'monte-carlo' | 'gradient-independent' = 'monte-carlo',
+  T = 20,
+  record = 41,
+): Result<MonteCarloMeta> {
   const cfg = parseConfig(base(P, T, record));
   return solveMonteCarlo(cfg, scheduleOf(cfg.train), o, method);
 }
 
-const fmt = (r: Result) => {
-  const t = r.meta.timing as Record<string, number>;
+const fmt = (r: Result<MonteCarloMeta>) => {
+  const t = r.meta.timing;
   return `${r.meta.seconds.toFixed(1)} s (${Object.entries(t)
     .map(([k, v]) => `${k} ${v.toFixed(1)}`)
     .join(', ')})`;
@@ -33,7 +39,7 @@ export async function benchMc(): Promise<string> {
   const lines = ['Monte Carlo DMFT, one thread (L = 2 tanh, 20 test points, gamma0 = 1):', ''];
   const main = run(10, {});
   lines.push(
-    `- defaults (samples ${MC_DEFAULTS.samples}, replicas ${MC_DEFAULTS.replicas}, responseSamples ${MC_DEFAULTS.responseSamples}/replica, ${MC_DEFAULTS.steps} steps), P = 10, T = 20: ${fmt(main)}; est. rel. sampling error ${(100 * (main.meta.errorEstimate as number)).toFixed(1)}%`,
+    `- defaults (samples ${MC_DEFAULTS.samples}, replicas ${MC_DEFAULTS.replicas}, responseSamples ${MC_DEFAULTS.responseSamples}/replica, ${MC_DEFAULTS.steps} steps), P = 10, T = 20: ${fmt(main)}; est. rel. sampling error ${(100 * main.meta.errorEstimate).toFixed(1)}%`,
   );
   lines.push('', 'Scaling (T = 10, 11 recorded times, K = 21 grid points unless stated):', '');
   const short = (P: number, o: McSolverOptions, method?: 'monte-carlo' | 'gradient-independent') =>

@@ -8,6 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseConfig } from '../src/core/config.js';
+import { errorEstimateOf } from '../src/core/result.js';
 import { renderPng } from '../src/plot/render.js';
 import { plotSpec } from '../src/plot/spec.js';
 import { solve } from '../src/dmft/solve.js';
@@ -38,7 +39,7 @@ console.log(
 );
 const gap = Math.max(...dmft.testLoss!.map((v, k) => Math.abs(v / sim.testLoss![k] - 1)));
 console.log(
-  `\nlargest DMFT-vs-network test-loss gap: ${(100 * gap).toFixed(1)}% (DMFT estimated error ${(100 * (dmft.meta.errorEstimate as number)).toFixed(1)}%)`,
+  `\nlargest DMFT-vs-network test-loss gap: ${(100 * gap).toFixed(1)}% (DMFT estimated error ${(100 * (errorEstimateOf(dmft.meta) ?? NaN)).toFixed(1)}%)`,
 );
 console.log(
   `times: lazy ${lazy.meta.seconds.toFixed(2)} s, DMFT ${dmft.meta.seconds.toFixed(2)} s, networks ${sim.meta.seconds.toFixed(2)} s`,

@@ -1,4 +1,5 @@
 import { parseConfig } from '../src/core/config.js';
+import { errorEstimateOf } from '../src/core/result.js';
 import { solve } from '../src/dmft/solve.js';
 import { maxRelativeDifference } from '../src/dmft/observables.js';
 import { simulate } from '../src/sim/ensemble.js';
@@ -49,7 +50,7 @@ export async function validateDmft(onRow?: (row: string) => void): Promise<strin
     const sem = Math.max(...sim.trainLossSem!.map((s, i) => s / sim.trainLoss[i]), ...sim.testLossSem!.map((s, i) => s / sim.testLoss![i]));
     const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
     rows.push(
-      `| ${c.name} | ${pct(train)} | ${pct(test)} | ${pct(sem)} | ${pct(theory.meta.errorEstimate as number)} | ${Math.max(train, test) < TOLERANCE ? 'yes' : 'NO'} |`,
+      `| ${c.name} | ${pct(train)} | ${pct(test)} | ${pct(sem)} | ${pct(errorEstimateOf(theory.meta) ?? NaN)} | ${Math.max(train, test) < TOLERANCE ? 'yes' : 'NO'} |`,
     );
     onRow?.(rows[rows.length - 1]);
   }

@@ -1,5 +1,5 @@
 import { parseConfig, type Config } from '../src/core/config.js';
-import type { Result } from '../src/core/result.js';
+import type { MonteCarloMeta, Result } from '../src/core/result.js';
 import { relativeLossError } from '../src/dmft/observables.js';
 import { simulateWorkers } from '../workers/ensemble.js';
 import { solveWorkers } from '../workers/solve.js';
@@ -51,9 +51,14 @@ const PRECISE = {
   seeds: 30,
 };
 
+function monteCarloMeta(theory: Result): MonteCarloMeta {
+  if (theory.meta.method !== 'monte-carlo') throw new Error(`expected a monte-carlo result, got ${theory.meta.method}`);
+  return theory.meta;
+}
+
 /** meta.consistency of a Monte Carlo result: the fields' train loss against the NTK flow's, and in standard errors. */
 function selfCheck(theory: Result): string {
-  const c = theory.meta.consistency as { deviation: number; standardErrors?: number };
+  const c = monteCarloMeta(theory).consistency;
   const warned = theory.meta.warnings?.some((w) => w.startsWith('the train loss read off the fields'));
   return `${(100 * c.deviation).toFixed(1)}% (${c.standardErrors?.toFixed(1) ?? '-'})${warned ? ' note' : ''}`;
 }
@@ -168,7 +173,7 @@ function tableRow(name: string, sim: Result, theory: Result): string {
   });
   const simSem = Math.max(relativeLossError(sim.trainLossSem!, sim.trainLoss), relativeLossError(sim.testLossSem!, sim.testLoss!));
   const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
-  return `| ${name} | ${pct(train)} | ${pct(test)} | ${pct(simSem)} | ${pct(theory.meta.errorEstimate as number)} | ${theory.meta.samples} | ${Math.max(...z).toFixed(2)} | ${sim.meta.seconds.toFixed(0)} | ${theory.meta.seconds.toFixed(0)} | ${Math.max(train, test) <= TOLERANCE ? 'yes' : 'NO'} | ${selfCheck(theory)} |`;
+  return `| ${name} | ${pct(train)} | ${pct(test)} | ${pct(simSem)} | ${pct(monteCarloMeta(theory).errorEstimate)} | ${monteCarloMeta(theory).samples} | ${Math.max(...z).toFixed(2)} | ${sim.meta.seconds.toFixed(0)} | ${theory.meta.seconds.toFixed(0)} | ${Math.max(train, test) <= TOLERANCE ? 'yes' : 'NO'} | ${selfCheck(theory)} |`;
 }
 
 /**

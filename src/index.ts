@@ -28,7 +28,21 @@ export { stream } from './core/rng.js';
 export { VERSION } from './core/version.js';
 
 // results
-export { curvesCsv, type Result, type Meta } from './core/result.js';
+export {
+  curvesCsv,
+  errorEstimateOf,
+  type Result,
+  type Meta,
+  type MetaCommon,
+  type StaticNtkMeta,
+  type TwoLayerMeta,
+  type DeepLinearMeta,
+  type MonteCarloMeta,
+  type SimulateMeta,
+  type KernelsMeta,
+  type KernelsOutput,
+  type Histogram,
+} from './core/result.js';
 
 // infinite-width theory: kernels at t = 0, the lazy limit, the DMFT
 export { initialKernels, inputKernel, type InitialKernels } from './theory/kernels.js';

@@ -3,7 +3,7 @@ import type { Config } from '../src/core/config.js';
 import { DivergenceError } from '../src/core/errors.js';
 import type { Result } from '../src/core/result.js';
 import { formatBytes } from '../src/core/memory.js';
-import { monteCarloSolves, replicasInMemory, type McSolverOptions } from '../src/dmft/monte-carlo.js';
+import { monteCarloSolves, replicasInMemory, runMonteCarlo, type McSolverOptions } from '../src/dmft/monte-carlo.js';
 import { checkDivergence } from '../src/core/result.js';
 import { divergenceHint, prepareSolve, solve, type SolveOptions } from '../src/dmft/solve.js';
 import { platform } from './platform.js';
@@ -26,34 +26,28 @@ export async function solveWorkers(cfg: Config, opts: SolveOptions = {}, workers
   // no more replicas at once than fit in memory (or an InputError if none does), checked first from sizes alone
   const wanted = workers ?? (await platform()).cores;
   const { concurrent, bytesPerReplica } = replicasInMemory(cfg, schedule, options as McSolverOptions, method, wanted);
-  const solves = monteCarloSolves(cfg, schedule, options as McSolverOptions, method, performance.now());
-  let step = solves.next(); // the first solve's plan: bad options are refused before any worker starts
   if (concurrent < wanted)
     opts.onWarning?.(
       `${concurrent} of ${wanted} workers: each replica needs ${formatBytes(bytesPerReplica)}, and ${concurrent} at once is what fits in this machine's free memory`,
     );
-  const pool = await mcPool({ size: concurrent });
+  // the pool starts with the first solve's replicas, after its plan: bad options are refused before any worker starts
+  let pool: Awaited<ReturnType<typeof mcPool>> | undefined;
   try {
-    for (let offset = 0; !step.done;) {
-      const plan = step.value;
-      const perReplica = plan.pb.t.length,
-        total = plan.replicas * perReplica,
-        done = offset;
-      const runs = await pool.runAll(
-        plan.replicas,
-        (r) => `replica ${r}`,
-        (w, r) => w.replica(cfg, schedule, plan.options, method, r),
-        {
-          signal,
-          onDone: (finished) => opts.onProgress?.(done + finished * perReplica, done + total),
-        },
-      );
-      offset += total;
-      step = solves.next(runs);
-    }
-    return checkDivergence(step.value, divergenceHint(cfg));
+    const result = await runMonteCarlo(
+      monteCarloSolves(cfg, schedule, options as McSolverOptions, method, performance.now()),
+      async ({ plan, progress }) => {
+        pool ??= await mcPool({ size: concurrent });
+        return pool.runAll(
+          plan.replicas,
+          (r) => `replica ${r}`,
+          (w, r) => w.replica(cfg, schedule, plan.options, method, r),
+          { signal, onDone: (finished) => opts.onProgress?.(...progress(finished * plan.pb.t.length)) },
+        );
+      },
+    );
+    return checkDivergence(result, divergenceHint(cfg));
   } finally {
-    await pool.close();
+    await pool?.close();
   }
 }
 

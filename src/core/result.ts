@@ -1,35 +1,157 @@
 import { DivergenceError } from './errors.js';
 import { VERSION } from './version.js';
 
-/** The result of docs/INTERFACE.md; solvers and the simulator fill the optional parts they have. */
-export interface Meta {
-  method: string;
+/**
+ * meta of every result (docs/INTERFACE.md). `success`, `status` and `message` say how the run ended, as scipy's
+ * solve_ivp results do: 'completed' (every requested time), or 'diverged' (the partial result a DivergenceError
+ * carries, cut before `diverged.t`). What the user should know about a result that stands is in `warnings`
+ * (the CLI prints each on stderr).
+ */
+export interface MetaCommon {
   seconds: number;
   version: string;
-  iterations?: number;
-  residual?: number;
-  /** What the user should know about this result, which stands (the CLI prints each on stderr). */
+  success: boolean;
+  status: 'completed' | 'diverged';
+  message: string;
   warnings?: string[];
-  [key: string]: unknown;
+  /** the first diverged time and how many recorded times precede it (status 'diverged') */
+  diverged?: { t: number; recorded: number };
+  /** the command line that wrote the file (the CLI) */
+  command?: string;
 }
 
-export interface Result {
+/** The lazy limit (theory/lazy.ts): `lrStability` = lr lambda_max(K)/P of gradient descent. */
+export interface StaticNtkMeta extends MetaCommon {
+  method: 'static-ntk';
+  lrStability?: number;
+}
+
+/** The particle solver (dmft/two-layer.ts); errorEstimate is the largest relative sampling error of the losses. */
+export interface TwoLayerMeta extends MetaCommon {
+  method: 'two-layer';
+  particles: number;
+  replicas: number;
+  controlVariate: boolean;
+  grid: { integrator: 'dormand-prince (adaptive)'; tol: number; evaluations: number } | { integrator: 'gradient descent'; steps: number };
+  errorEstimate: number;
+  seed: number;
+}
+
+/** The algebraic solver (dmft/deep-linear.ts); errorEstimate is the Richardson estimate of the time discretization. */
+export interface DeepLinearMeta extends MetaCommon {
+  method: 'deep-linear';
+  grid: { points: number; maxStep: number };
+  iterations: number;
+  maxStepIterations: number;
+  residual: number;
+  errorEstimate?: number;
+}
+
+/** The Monte Carlo solvers (dmft/monte-carlo.ts): the full solution, or gradient independence (responses 'none'). */
+export interface MonteCarloMeta extends MetaCommon {
+  method: 'monte-carlo' | 'gradient-independent';
+  responses: 'exact' | 'ibp' | 'none';
+  samples: number;
+  replicas: number;
+  responseSamples?: { A: number; B: number };
+  grid: { points: number; maxStep: number };
+  bytesPerReplica: number;
+  iterations: number;
+  maxStepIterations: number;
+  residual: number;
+  residualHistory: number[][];
+  /** standard errors of the opt-in outputs (those of the losses are top-level) */
+  samplingError?: { predictionsSem?: { train: number[][]; test?: number[][] }; alignmentSem?: number[] };
+  errorEstimate: number;
+  /** the self-check: the train loss read off the fields against that of the NTK flow */
+  consistency: { trainLossFromFields: number[]; trainLossFromNtk: number[]; deviation: number; standardErrors?: number };
+  /** the solves of an accuracy-targeted run (solver.targetError) */
+  accuracy?: { targetError: number; maxSamples: number; stages: { samples: number; errorEstimate: number; seconds: number }[] };
+  /** seconds spent in each phase of the march, summed over replicas */
+  timing: Record<string, number>;
+  seed: number;
+  controlVariate?: false;
+}
+
+/** Finite-width networks averaged over seeds (sim/ensemble.ts). */
+export interface SimulateMeta extends MetaCommon {
+  method: 'simulate';
+  integrator: string;
+  dt?: number;
+  tol?: number;
+  gamma0: number;
+  steps: number;
+}
+
+/** `dmft kernels` (theory/report.ts). */
+export interface KernelsMeta extends MetaCommon {
+  method: 'kernels';
+  layout: string;
+}
+
+/** meta of a result, by its method. */
+export type Meta = StaticNtkMeta | TwoLayerMeta | DeepLinearMeta | MonteCarloMeta | SimulateMeta | KernelsMeta;
+export type MethodName = Meta['method'];
+
+/** Per recorded time k and layer l = 1..L: Phi[l - 1][k], G[l - 1][k] over train then test points; ntk[k]. */
+export interface KernelsOutput {
+  Phi: number[][][][];
+  G: number[][][][];
+  ntk: number[][][];
+}
+
+/** Preactivation densities of each layer at t = 0 and at the end (output.histograms). */
+export interface Histogram {
+  layer: number;
+  edges: number[];
+  initial: number[];
+  final: number[];
+}
+
+/** The result of docs/INTERFACE.md; solvers and the simulator fill the optional parts they have. */
+export interface Result<M extends Meta = Meta> {
   t: number[];
   trainLoss: number[];
   testLoss?: number[];
   ntkFinal: number[][];
-  meta: Meta;
+  meta: M;
   width?: number;
   seeds?: number;
   trainLossSem?: number[];
   testLossSem?: number[];
   /** Opt-in (config.output.predictions): predictions[k][mu] at time t[k]. */
   predictions?: { train: number[][]; test?: number[][] };
-  [key: string]: unknown;
+  kernels?: KernelsOutput;
+  alignment?: number[];
+  histograms?: Histogram[];
+  /** the lazy limit's t -> infinity (static-ntk) */
+  asymptote?: { trainLoss: number; testLoss?: number; rank: number };
+  /** the config that produced it (core/provenance.ts configRecord; the CLI adds it) */
+  config?: unknown;
 }
 
-export function makeMeta(method: string, started: number, extra: Record<string, unknown> = {}): Meta {
-  return { method, seconds: (performance.now() - started) / 1000, version: VERSION, ...extra };
+const COMPLETED = 'the run reached every requested time';
+
+/** meta of a completed run of `method`, with its own fields. */
+export function makeMeta<M extends Meta>(
+  method: M['method'],
+  started: number,
+  extra: Omit<M, keyof MetaCommon | 'method'> & Partial<Pick<MetaCommon, 'warnings'>>,
+): M {
+  return {
+    method,
+    seconds: (performance.now() - started) / 1000,
+    version: VERSION,
+    success: true,
+    status: 'completed',
+    message: COMPLETED,
+    ...extra,
+  } as M;
+}
+
+/** The method's own estimate of the losses' largest relative error (meta.errorEstimate), where it gives one. */
+export function errorEstimateOf(meta: Meta): number | undefined {
+  return 'errorEstimate' in meta ? meta.errorEstimate : undefined;
 }
 
 /** Add `text` to meta.warnings. */
@@ -69,10 +191,26 @@ export function truncateResult(result: Result, k: number): Result {
       train: result.predictions.train.slice(0, k),
       ...(result.predictions.test ? { test: result.predictions.test.slice(0, k) } : {}),
     };
-  const kernels = result.kernels as { Phi: unknown[][]; G: unknown[][]; ntk: unknown[] } | undefined;
-  if (kernels) out.kernels = { Phi: kernels.Phi.map(cut), G: kernels.G.map(cut), ntk: cut(kernels.ntk) };
-  const se = result.meta.samplingError as Record<string, unknown> | undefined;
-  if (se) out.meta = { ...result.meta, samplingError: Object.fromEntries(Object.entries(se).map(([key, v]) => [key, cut(v)])) };
+  const { kernels, meta } = result;
+  if (kernels)
+    out.kernels = { Phi: kernels.Phi.map((l) => l.slice(0, k)), G: kernels.G.map((l) => l.slice(0, k)), ntk: kernels.ntk.slice(0, k) };
+  if ('samplingError' in meta && meta.samplingError) {
+    const { predictionsSem, alignmentSem } = meta.samplingError;
+    out.meta = {
+      ...meta,
+      samplingError: {
+        ...(predictionsSem
+          ? {
+              predictionsSem: {
+                train: predictionsSem.train.slice(0, k),
+                ...(predictionsSem.test ? { test: predictionsSem.test.slice(0, k) } : {}),
+              },
+            }
+          : {}),
+        ...(alignmentSem ? { alignmentSem: alignmentSem.slice(0, k) } : {}),
+      },
+    };
+  }
   out.ntkFinal = []; // it was taken at the last time, which is cut
   return out;
 }
@@ -87,11 +225,9 @@ export function checkDivergence(result: Result, hint: string): Result {
   const loss = result.trainLoss[k];
   const why = Number.isFinite(loss) ? `the train loss reached ${loss.toExponential(3)}` : 'the outputs became NaN/Infinity';
   const partial = truncateResult(result, k);
-  partial.meta = { ...partial.meta, diverged: { t: result.t[k], recorded: k } };
-  throw new DivergenceError(
-    `${result.meta.method}: diverged at t = ${+result.t[k].toPrecision(6)}: ${why}; ${hint} (the partial result has the ${k} recorded time${k === 1 ? '' : 's'} before it)`,
-    partial,
-  );
+  const message = `${result.meta.method}: diverged at t = ${+result.t[k].toPrecision(6)}: ${why}; ${hint} (the partial result has the ${k} recorded time${k === 1 ? '' : 's'} before it)`;
+  partial.meta = { ...partial.meta, success: false, status: 'diverged', message, diverged: { t: result.t[k], recorded: k } };
+  throw new DivergenceError(message, partial);
 }
 
 /** The per-time curves of a result as named columns: t, trainLoss, trainLossSem, testLoss, testLossSem (those it has). */

@@ -3,7 +3,7 @@ import type { Config, Output } from '../core/config.js';
 import { InputError } from '../core/errors.js';
 import { dense, toRows, type Dense } from '../core/linalg.js';
 import { availableMemory, formatBytes } from '../core/memory.js';
-import { makeMeta, type Result } from '../core/result.js';
+import { makeMeta, type DeepLinearMeta, type Result, type TwoLayerMeta } from '../core/result.js';
 import { allInputs, type Schedule } from '../core/schedule.js';
 import { activation } from '../theory/activations.js';
 import { initialKernels, inputKernel } from '../theory/kernels.js';
@@ -136,7 +136,7 @@ function twoLayer(cfg: Config, o: z.infer<typeof TWO_LAYER_OPTIONS>, schedule: S
     trainLossSem: s.trainLossSem,
     ...(s.testLossSem ? { testLossSem: s.testLossSem } : {}),
     ntkFinal: trainBlock(s.ntk[s.ntk.length - 1], pb.P),
-    meta: makeMeta('two-layer', started, {
+    meta: makeMeta<TwoLayerMeta>('two-layer', started, {
       particles: particles * replicas,
       replicas,
       controlVariate,
@@ -151,7 +151,7 @@ function twoLayer(cfg: Config, o: z.infer<typeof TWO_LAYER_OPTIONS>, schedule: S
   if (output.predictions) result.predictions = { train: s.train, ...(s.test ? { test: s.test } : {}) };
   if (output.kernels) result.kernels = { Phi: [s.Phi.map(toRows)], G: [s.G.map(toRows)], ntk: s.ntk.map(toRows) };
   if (output.alignment) result.alignment = s.ntk.map((K) => alignment(K, data.y));
-  if (s.histograms) result.histograms = s.histograms;
+  if (s.histograms) result.histograms = [{ layer: 1, ...s.histograms }];
   return result;
 }
 
@@ -208,7 +208,7 @@ function deepLinear(cfg: Config, o: z.infer<typeof DEEP_LINEAR_OPTIONS>, schedul
     trainLoss,
     ...(testLoss ? { testLoss } : {}),
     ntkFinal: trainBlock(s.ntk[s.ntk.length - 1], pb.P),
-    meta: makeMeta('deep-linear', started, {
+    meta: makeMeta<DeepLinearMeta>('deep-linear', started, {
       grid: { points: s.gridSize, maxStep: s.maxStep },
       iterations: s.iterations,
       maxStepIterations: s.maxStepIterations,

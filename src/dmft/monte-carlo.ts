@@ -4,7 +4,7 @@ import { InputError } from '../core/errors.js';
 import { availableMemory, formatBytes } from '../core/memory.js';
 import { GaussianSampler } from '../core/gaussian.js';
 import { dense, toRows, type Dense } from '../core/linalg.js';
-import { addWarning, makeMeta, type Result } from '../core/result.js';
+import { addWarning, makeMeta, type MonteCarloMeta, type Result } from '../core/result.js';
 import { pointwiseSem } from '../core/stats.js';
 import { activation } from '../theory/activations.js';
 import { initialKernels, inputKernel } from '../theory/kernels.js';
@@ -298,12 +298,21 @@ interface Stage {
 }
 
 /**
- * The solves of one `dmft solve`: yields each solve's plan, takes back its replicas' runs (in replica order,
- * from this thread or a worker pool) and returns the result. With samples fixed that is one solve; with an
- * accuracy target (accuracyTarget) the solve is repeated with more samples (nextSamples) until its
- * meta.errorEstimate meets the target or maxSamples is reached, and the last solve is the result, with the
- * stages in meta.accuracy and a note if the target was missed. Every solve is a pure function of the config
- * and its samples, so the result does not depend on where the replicas run.
+ * One solve of a run: its plan, and `progress(k)`, the run's (done, total) once `k` of this solve's replica
+ * steps (replicas x grid times) are done; `total` grows when an accuracy-targeted run adds a solve.
+ */
+export interface McStage {
+  plan: McPlan;
+  progress: (k: number) => [done: number, total: number];
+}
+
+/**
+ * The Monte Carlo driver of one `dmft solve`: yields each solve's stage, takes back its replicas' runs (in
+ * replica order, from this thread or a worker pool: `runMonteCarlo` and workers/solve.ts) and returns the result.
+ * With samples fixed that is one solve; with an accuracy target (accuracyTarget) the solve is repeated with more
+ * samples (nextSamples) until its meta.errorEstimate meets the target or maxSamples is reached, and the last solve
+ * is the result, with the stages in meta.accuracy and a warning if the target was missed. Every solve is a pure
+ * function of the config and its samples, so the result does not depend on where the replicas run.
  */
 export function* monteCarloSolves(
   cfg: Config,
@@ -311,15 +320,19 @@ export function* monteCarloSolves(
   o: McSolverOptions,
   method: 'monte-carlo' | 'gradient-independent',
   started: number,
-): Generator<McPlan, Result, McRun[]> {
+): Generator<McStage, Result<MonteCarloMeta>, McRun[]> {
   const acc = accuracyTarget(o);
   const stages: Stage[] = [];
+  let offset = 0;
   for (let options = o; ;) {
     const plan = planMonteCarlo(cfg, schedule, options, method);
-    const result = combineReplicas(cfg, plan, yield plan, started);
+    const done = offset,
+      total = plan.replicas * plan.pb.t.length;
+    const result = combineReplicas(cfg, plan, yield { plan, progress: (k) => [done + k, done + total] }, started);
+    offset += total;
     if (!acc) return result;
     const samples = plan.M * plan.replicas,
-      errorEstimate = result.meta.errorEstimate as number;
+      errorEstimate = result.meta.errorEstimate;
     stages.push({ samples, errorEstimate, seconds: result.meta.seconds - stages.reduce((s, x) => s + x.seconds, 0) });
     const next = nextSamples(samples, plan.replicas, errorEstimate, acc);
     if (next === undefined) {
@@ -335,33 +348,50 @@ export function* monteCarloSolves(
   }
 }
 
+/** Drive monteCarloSolves to its result, each stage's replicas run by `runReplicas` (in replica order). */
+export function runMonteCarlo(
+  solves: Generator<McStage, Result<MonteCarloMeta>, McRun[]>,
+  runReplicas: (stage: McStage) => McRun[],
+): Result<MonteCarloMeta>;
+export function runMonteCarlo(
+  solves: Generator<McStage, Result<MonteCarloMeta>, McRun[]>,
+  runReplicas: (stage: McStage) => Promise<McRun[]>,
+): Promise<Result<MonteCarloMeta>>;
+export function runMonteCarlo(
+  solves: Generator<McStage, Result<MonteCarloMeta>, McRun[]>,
+  runReplicas: (stage: McStage) => McRun[] | Promise<McRun[]>,
+): Result<MonteCarloMeta> | Promise<Result<MonteCarloMeta>> {
+  const drive = (step: IteratorResult<McStage, Result<MonteCarloMeta>>): Result<MonteCarloMeta> | Promise<Result<MonteCarloMeta>> => {
+    while (!step.done) {
+      const runs = runReplicas(step.value);
+      if (runs instanceof Promise) return runs.then((r) => drive(solves.next(r)));
+      step = solves.next(runs);
+    }
+    return step.value;
+  };
+  return drive(solves.next());
+}
+
+/** The Monte Carlo methods in this thread: every replica one after the other. */
 export function solveMonteCarlo(
   cfg: Config,
   schedule: Schedule,
   o: McSolverOptions,
   method: 'monte-carlo' | 'gradient-independent',
   onProgress?: (done: number, total: number) => void,
-): Result {
+): Result<MonteCarloMeta> {
   // the memory check first: it needs only sizes, the first plan's kernels take long at large P
   replicasInMemory(cfg, schedule, o, method, 1);
-  const solves = monteCarloSolves(cfg, schedule, o, method, performance.now());
-  let step = solves.next();
-  for (let offset = 0; !step.done;) {
-    const plan = step.value;
-    const steps = plan.pb.t.length,
-      total = plan.replicas * steps,
-      done = offset;
-    const runs: McRun[] = [];
-    for (let r = 0; r < plan.replicas; r++)
-      runs.push(runReplica(plan, cfg.solver.seed, r, (k) => onProgress?.(done + r * steps + k + 1, done + total)));
-    offset += total;
-    step = solves.next(runs);
-  }
-  return step.value;
+  return runMonteCarlo(monteCarloSolves(cfg, schedule, o, method, performance.now()), ({ plan, progress }) => {
+    const steps = plan.pb.t.length;
+    return Array.from({ length: plan.replicas }, (_, r) =>
+      runReplica(plan, cfg.solver.seed, r, (k) => onProgress?.(...progress(r * steps + k + 1))),
+    );
+  });
 }
 
 /** The INTERFACE result from the replicas' runs (in replica order); `started` from performance.now(). */
-export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[], started: number): Result {
+export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[], started: number): Result<MonteCarloMeta> {
   const { data, model, solver, output } = cfg;
   const { method, times, replicas, M, responses, responseSamples, maxStep, options: o } = plan;
   const P = plan.pb.P;
@@ -391,14 +421,14 @@ export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[
 
   // the self-check's statistics stay in meta.consistency, its warning goes with the others
   const { warning, ...checked } = consistency(runs, data.y, trainLoss, method, plan.pb.output);
-  const result: Result = {
+  const result: Result<MonteCarloMeta> = {
     t: [...times],
     trainLoss,
     ...(testLoss ? { testLoss } : {}),
     trainLossSem,
     ...(testLossSem ? { testLossSem } : {}),
     ntkFinal: trainBlock(ntk[ntk.length - 1], P),
-    meta: makeMeta(method, started, {
+    meta: makeMeta<MonteCarloMeta>(method, started, {
       responses,
       samples: M * replicas,
       replicas,
@@ -523,8 +553,6 @@ function averageDense(ms: Dense[]): Dense {
   for (const m of ms) for (let c = 0; c < m.data.length; c++) out.data[c] += m.data[c] / ms.length;
   return out;
 }
-
-/** Standard error over replicas, entrywise. */
 
 function sumTimes(runs: readonly McRun[]): Record<string, number> {
   const out: Record<string, number> = {};

@@ -6,7 +6,7 @@ import { kernelPath } from './wasm/arena.js';
 import { MAX_ARENA_BYTES, networkBytes } from './network.js';
 import { alignment } from '../dmft/observables.js';
 import { InputError } from '../core/errors.js';
-import { makeMeta, type Result } from '../core/result.js';
+import { makeMeta, type Result, type SimulateMeta } from '../core/result.js';
 import type { KernelSnapshot } from './record.js';
 import { DEFAULT_DT, DEFAULT_TOL, flowIntegrator, simulateNetwork, type Integrator, type NetworkRun } from './train.js';
 
@@ -109,7 +109,7 @@ export function ensembleResult(cfg: Config, opts: EnsembleOptions, runs: readonl
     seeds,
     trainLossSem: pointwiseSem(runs.map((r) => r.trainLoss)),
     ...(testLoss ? { testLossSem: pointwiseSem(testLoss) } : {}),
-    meta: makeMeta('simulate', started, {
+    meta: makeMeta<SimulateMeta>('simulate', started, {
       integrator,
       ...(integrator === 'rk4' ? { dt: opts.dt ?? DEFAULT_DT } : integrator === 'ck' ? { tol: opts.tol ?? DEFAULT_TOL } : {}),
       gamma0: r0.gamma0,
@@ -126,8 +126,9 @@ export function ensembleResult(cfg: Config, opts: EnsembleOptions, runs: readonl
     const over = (pick: (k: KernelSnapshot) => Nested) => mean(runs.map((r) => r.kernels!.map(pick)));
     // layer-major like the solvers' results: kernels.Phi[l - 1][k] = Phi^l at t[k] over train then test points
     // (l = 1..L); likewise G; ntk[k]
-    const perLayer = (perTime: Nested) => (perTime as Nested[][])[0].map((_, l) => (perTime as Nested[][]).map((layers) => layers[l]));
-    result.kernels = { Phi: perLayer(over((k) => k.Phi)), G: perLayer(over((k) => k.G)), ntk: over((k) => k.ntk) };
+    const perLayer = (perTime: Nested) =>
+      (perTime as number[][][][])[0].map((_, l) => (perTime as number[][][][]).map((layers) => layers[l]));
+    result.kernels = { Phi: perLayer(over((k) => k.Phi)), G: perLayer(over((k) => k.G)), ntk: over((k) => k.ntk) as number[][][] };
   }
   // each network's kernel-target alignment, averaged over seeds (as the Monte Carlo solver averages over replicas)
   if (cfg.output.alignment)

@@ -4,7 +4,7 @@ import { allInputs, scheduleOf, type Schedule } from '../core/schedule.js';
 import { alignment } from '../dmft/observables.js';
 import { block, symmetricEigen, toRows, type Dense } from '../core/linalg.js';
 import { DivergenceError } from '../core/errors.js';
-import { halfMeanSquare, makeMeta, type Result } from '../core/result.js';
+import { halfMeanSquare, makeMeta, type Result, type StaticNtkMeta } from '../core/result.js';
 import { initialKernels } from './kernels.js';
 
 /**
@@ -145,7 +145,7 @@ export function solveLazy(cfg: Config, schedule: Schedule = scheduleOf(cfg.train
     ...(curves.testLoss ? { testLoss: curves.testLoss } : {}),
     ntkFinal: toRows(block(k.ntk, 0, P, 0, P)),
     asymptote: curves.asymptote,
-    meta: makeMeta('static-ntk', started, {
+    meta: makeMeta<StaticNtkMeta>('static-ntk', started, {
       ...(curves.stability !== undefined ? { lrStability: curves.stability } : {}),
       ...(curves.warnings.length ? { warnings: curves.warnings } : {}),
     }),

@@ -1,6 +1,6 @@
 import type { Config } from '../core/config.js';
 import { toRows } from '../core/linalg.js';
-import { makeMeta } from '../core/result.js';
+import { makeMeta, type KernelsMeta } from '../core/result.js';
 import { initialKernels } from './kernels.js';
 import { allInputs } from '../core/schedule.js';
 
@@ -15,7 +15,7 @@ export function kernelsResult(cfg: Config) {
     Phi: k.Phi.slice(1).map(toRows),
     G: k.G.slice(1, depth + 1).map(toRows),
     ntk: toRows(k.ntk),
-    meta: makeMeta('kernels', started, {
+    meta: makeMeta<KernelsMeta>('kernels', started, {
       layout: 'Phi[i] = Phi^{i+1}, G[i] = G^{i+1} (i = 0..L-1); rows/columns: train points, then test points',
     }),
   };
