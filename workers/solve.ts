@@ -41,7 +41,7 @@ export async function solveWorkers(cfg: Config, opts: SolveOptions = {}, workers
           plan.replicas,
           (r) => `replica ${r}`,
           (w, r) => w.replica(cfg, schedule, plan.options, method, r),
-          { signal, onDone: (finished) => opts.onProgress?.(...progress(finished * plan.pb.t.length)) },
+          { signal, onDone: (finished) => opts.onProgress?.(...progress(finished * plan.pb.rule.t.length)) },
         );
       },
     );

@@ -1,8 +1,7 @@
-import { Matrix, solve as linearSolve } from 'ml-matrix';
 import { ConvergenceError } from '../core/errors.js';
 import { dense, type Dense } from '../core/linalg.js';
 import type { InputCoordinates } from './coordinates.js';
-import { timeGrid, trapezoidWeights } from './grid.js';
+import { crankNicolsonDelta, maxGridStep, memoryWeights, trapezoidTest, type TimeRule } from './grid.js';
 
 /**
  * Deep linear DMFT (phi(h) = h, any L; THEORY.md sections 3-4) without sampling.
@@ -38,13 +37,11 @@ export interface DeepLinearProblem {
   y: readonly number[];
   L: number;
   gamma0: number;
-  /** requested times (flow), increasing, >= 0 */
-  times: readonly number[];
+  /** the grid and its memory weights (grid.ts; requested times are grid points) */
+  rule: TimeRule;
 }
 
 export interface DeepLinearOptions {
-  /** largest grid step */
-  dt: number;
   /** relative change of Delta(t_k) and K(t_k) at which the fixed point at t_k counts as found */
   tol: number;
   maxIterations: number;
@@ -75,7 +72,7 @@ export function solveDeepLinear(pb: DeepLinearProblem, opt: DeepLinearOptions): 
   const { R, E } = coords;
   const n = E.rows,
     Pt = n - P;
-  const grid = timeGrid(pb.times, opt.dt);
+  const grid = pb.rule;
   const t = grid.t,
     K1 = t.length;
   const ctx: Context = { R, K1, gamma0, m: new Float64Array(K1 * R), w: new Float64Array(0) };
@@ -103,14 +100,14 @@ export function solveDeepLinear(pb: DeepLinearProblem, opt: DeepLinearOptions): 
   let next = 0;
   const twoTime = { t, m: ctx.m, layers: layers.map(({ H, G, A, B }) => ({ H, G, A, B })) };
   const sol: DeepLinearSolution = {
-    t: [...pb.times],
+    t: grid.index.map((i) => t[i]),
     delta: [],
     ftest: [],
     ntk: [],
     Phi: [],
     G: [],
     gridSize: K1,
-    maxStep: Math.max(0, ...t.subarray(1).map((v, i) => v - t[i])),
+    maxStep: maxGridStep(t),
     twoTime,
     iterations: 0,
     maxStepIterations: 0,
@@ -118,7 +115,7 @@ export function solveDeepLinear(pb: DeepLinearProblem, opt: DeepLinearOptions): 
   };
   const yScale = Math.max(1e-300, ...y.map(Math.abs));
   for (let k = 0; k < K1; k++) {
-    ctx.w = trapezoidWeights(t, k);
+    ctx.w = memoryWeights(grid, k);
     predict(delta, k, P, t, y);
     setM(k);
     const history: number[] = [];
@@ -447,36 +444,17 @@ function predict(delta: Float64Array, k: number, P: number, t: Float64Array, y: 
   }
 }
 
-/**
- * Crank-Nicolson step of dDelta/dt = -(1/P) K_train Delta and df_test/dt = (1/P) K_{test,train} Delta
- * from t_{k-1} to t_k (h = t_k - t_{k-1}); returns the max change of Delta(t_k) from its previous value.
- */
+/** Delta(t_k) and f_test(t_k) by the Crank-Nicolson step (grid.ts); returns the max change of Delta(t_k) from its previous value. */
 function crankNicolson(delta: Float64Array, ftest: Float64Array, k: number, h: number, K0: Dense, K1: Dense, P: number): number {
-  const n = K0.rows,
-    Pt = n - P,
-    s = h / (2 * P);
+  const Pt = K0.rows - P;
   const prev = delta.subarray((k - 1) * P, k * P);
-  const lhs = new Matrix(P, P),
-    rhs = Matrix.zeros(P, 1);
-  for (let a = 0; a < P; a++) {
-    let acc = prev[a];
-    for (let b = 0; b < P; b++) {
-      acc -= s * K0.data[a * P + b] * prev[b];
-      lhs.set(a, b, (a === b ? 1 : 0) + s * K1.data[a * P + b]);
-    }
-    rhs.set(a, 0, acc);
-  }
-  const next = linearSolve(lhs, rhs).getColumn(0);
+  const next = crankNicolsonDelta(h, P, K0.data, K1.data, prev);
   let change = 0;
   for (let a = 0; a < P; a++) {
     change = Math.max(change, Math.abs(next[a] - delta[k * P + a]));
     delta[k * P + a] = next[a];
   }
-  for (let i = 0; i < Pt; i++) {
-    let acc = 0;
-    for (let b = 0; b < P; b++) acc += K0.data[(P + i) * P + b] * prev[b] + K1.data[(P + i) * P + b] * next[b];
-    ftest[k * Pt + i] = ftest[(k - 1) * Pt + i] + s * acc;
-  }
+  trapezoidTest(h, P, K0.data, K1.data, prev, next, ftest.subarray((k - 1) * Pt, k * Pt), ftest.subarray(k * Pt, (k + 1) * Pt));
   return change;
 }
 

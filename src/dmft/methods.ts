@@ -10,7 +10,7 @@ import { initialKernels, inputKernel } from '../theory/kernels.js';
 import { LAZY_OUTPUTS, solveLazy } from '../theory/lazy.js';
 import { inputCoordinates } from './coordinates.js';
 import { solveDeepLinear, type DeepLinearSolution } from './deep-linear.js';
-import { timeGrid } from './grid.js';
+import { timeRule } from './grid.js';
 import { GRADIENT_INDEPENDENT_SCHEMA, MONTE_CARLO_SCHEMA, solveMonteCarlo } from './monte-carlo.js';
 import { alignment, lossCurve, relativeLossError, trainBlock } from './observables.js';
 import { COMMON_OPTIONS } from './options.js';
@@ -177,11 +177,11 @@ function deepLinear(cfg: Config, o: z.infer<typeof DEEP_LINEAR_OPTIONS>, schedul
   const { data, model, output } = cfg;
   const times = (schedule as Extract<Schedule, { kind: 'flow' }>).t;
   const dt = o.dt ?? times[times.length - 1] / DEEP_LINEAR_STEPS;
-  checkDeepLinearMemory(cfg, timeGrid(times, dt).t.length);
+  checkDeepLinearMemory(cfg, timeRule(schedule, dt).t.length);
   const gamma0 = model.parameterization === 'ntk' ? 0 : model.gamma0;
-  const pb = { ...problem(cfg), y: data.y, L: model.depth, gamma0, times };
+  const pb = { ...problem(cfg), y: data.y, L: model.depth, gamma0 };
   const run = (step: number, onProgress?: SolveOptions['onProgress']) =>
-    solveDeepLinear(pb, { dt: step, tol: o.tol, maxIterations: o.maxIterations, onProgress });
+    solveDeepLinear({ ...pb, rule: timeRule(schedule, step) }, { tol: o.tol, maxIterations: o.maxIterations, onProgress });
   const s = run(dt, opts.onProgress);
   const curves = (sol: DeepLinearSolution) => ({
     train: sol.delta.map((d) => d.map((v, a) => data.y[a] - v)),

@@ -9,7 +9,7 @@ import { pointwiseSem } from '../core/stats.js';
 import { activation } from '../theory/activations.js';
 import { initialKernels, inputKernel } from '../theory/kernels.js';
 import { allInputs, type Schedule } from '../core/schedule.js';
-import { timeGrid } from './grid.js';
+import { timeRule, type TimeRule } from './grid.js';
 import { COMMON_OPTIONS } from './options.js';
 import { marchReplica, replicaBytes, replicaShape, type McProblem, type McRun, type ReplicaShape } from './mc/march.js';
 import { alignment, lossCurve, preactivationHistogram, relativeLossError, trainBlock } from './observables.js';
@@ -152,7 +152,7 @@ export interface McPlan {
 }
 
 /** The plan without its problem's matrices: what the memory check needs, cheap at any P (no kernels, no eigendecompositions). */
-type McSizes = Omit<McPlan, 'pb'> & { shape: ReplicaShape; grid: ReturnType<typeof timeGrid> };
+type McSizes = Omit<McPlan, 'pb'> & { shape: ReplicaShape; grid: TimeRule };
 
 function planSizes(cfg: Config, schedule: Schedule, o: McSolverOptions, method: 'monte-carlo' | 'gradient-independent'): McSizes {
   // gradient flow only (src/dmft/methods.ts: solve refuses train.steps before this)
@@ -168,7 +168,7 @@ function planSizes(cfg: Config, schedule: Schedule, o: McSolverOptions, method: 
     throw new InputError('solver.kinkWidth', `smooths the delta(h) of a kinked activation (relu); ${model.activation} has none`);
   const responseSamples = defaultResponseSamples(M, act.kink === true, o);
   const maxStep = o.dt ?? times[times.length - 1] / MC_DEFAULTS.steps;
-  const grid = timeGrid(times, maxStep);
+  const grid = timeRule(schedule, maxStep);
   const P = data.X.length,
     n = P + (data.Xtest?.length ?? 0);
   const shape = { P, n, L: model.depth, K1: grid.t.length, records: grid.index.length, kink: act.kink === true };
@@ -206,8 +206,7 @@ export function planMonteCarlo(
     L: model.depth,
     act,
     gamma0,
-    t: grid.t,
-    record: grid.index,
+    rule: grid,
     ntkExact0,
     kinkWidth,
     output,
@@ -327,7 +326,7 @@ export function* monteCarloSolves(
   for (let options = o; ;) {
     const plan = planMonteCarlo(cfg, schedule, options, method);
     const done = offset,
-      total = plan.replicas * plan.pb.t.length;
+      total = plan.replicas * plan.pb.rule.t.length;
     const result = combineReplicas(cfg, plan, yield { plan, progress: (k) => [done + k, done + total] }, started);
     offset += total;
     if (!acc) return result;
@@ -383,7 +382,7 @@ export function solveMonteCarlo(
   // the memory check first: it needs only sizes, the first plan's kernels take long at large P
   replicasInMemory(cfg, schedule, o, method, 1);
   return runMonteCarlo(monteCarloSolves(cfg, schedule, o, method, performance.now()), ({ plan, progress }) => {
-    const steps = plan.pb.t.length;
+    const steps = plan.pb.rule.t.length;
     return Array.from({ length: plan.replicas }, (_, r) =>
       runReplica(plan, cfg.solver.seed, r, (k) => onProgress?.(...progress(r * steps + k + 1))),
     );
@@ -433,7 +432,7 @@ export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[
       samples: M * replicas,
       replicas,
       ...(responses === 'exact' ? { responseSamples: { A: responseSamples.A * replicas, B: responseSamples.B * replicas } } : {}),
-      grid: { points: plan.pb.t.length, maxStep },
+      grid: { points: plan.pb.rule.t.length, maxStep },
       // peak bytes of one replica's arrays (replicasInMemory): what a larger solve would need, per replica at once
       bytesPerReplica: replicaBytes(replicaShape(plan.pb), { samples: M, responseSamples, responses }),
       iterations: Math.max(...runs.map((x) => x.iterations)),

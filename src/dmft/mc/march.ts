@@ -1,8 +1,7 @@
-import { Matrix, solve as linearSolve } from 'ml-matrix';
 import { ConvergenceError } from '../../core/errors.js';
 import { dense, type Dense } from '../../core/linalg.js';
 import type { Activation } from '../../theory/activations.js';
-import { trapezoidWeights } from '../grid.js';
+import { crankNicolsonDelta, memoryWeights, trapezoidTest, type TimeRule } from '../grid.js';
 import { CausalFactor } from './factor.js';
 import { LayerSamples } from './layer.js';
 import { ExactResponses, ibpRiderCorrection, ibpSolve, ibpSums, type ResponseKind } from './responses.js';
@@ -35,10 +34,8 @@ export interface McProblem {
   L: number;
   act: Activation;
   gamma0: number;
-  /** grid times (t[0] = 0) */
-  t: Float64Array;
-  /** grid indices to record */
-  record: number[];
+  /** the grid (t[0] = 0), the grid indices to record (index) and the memory weights (grid.ts) */
+  rule: TimeRule;
   /**
    * The exact NTK at t = 0 over all points (THEORY.md section 2), or undefined: control variate of the NTK,
    * K(t) = K_S(t) - K_S(0) + K(0). The sampled kernel's error at t is mostly its error at t = 0 (the same
@@ -148,8 +145,8 @@ export const replicaShape = (pb: McProblem): ReplicaShape => ({
   P: pb.P,
   n: pb.Kx.rows,
   L: pb.L,
-  K1: pb.t.length,
-  records: pb.record.length,
+  K1: pb.rule.t.length,
+  records: pb.rule.index.length,
   kink: pb.act.kink === true,
 });
 
@@ -200,7 +197,8 @@ class Replica {
     private readonly pb: McProblem,
     private readonly opt: McOptions,
   ) {
-    const { P, L, t } = pb;
+    const { P, L } = pb;
+    const { t } = pb.rule;
     this.P = P;
     this.n = pb.Kx.rows;
     this.Pt = this.n - P;
@@ -245,8 +243,8 @@ class Replica {
     const out: McRun = { records: [], residual: 0, iterations: 0, maxStepIterations: 0, history: [], h0: [], h1: [], seconds: this.clock };
     const yScale = Math.max(1e-300, ...this.pb.y.map(Math.abs));
     for (let k = 0; k < K1; k++) {
-      this.w = trapezoidWeights(this.pb.t, k);
-      const r = k >= 2 ? (this.pb.t[k] - this.pb.t[k - 1]) / (this.pb.t[k - 1] - this.pb.t[k - 2]) : 1;
+      this.w = memoryWeights(this.pb.rule, k);
+      const r = k >= 2 ? (this.pb.rule.t[k] - this.pb.rule.t[k - 1]) / (this.pb.rule.t[k - 1] - this.pb.rule.t[k - 2]) : 1;
       for (let a = 0; a < P; a++) {
         const i = k * P + a;
         this.delta[i] =
@@ -286,7 +284,7 @@ class Replica {
         }
         if (it >= this.opt.maxIterations)
           throw new ConvergenceError(
-            `monte-carlo: the fixed point at t = ${this.pb.t[k].toPrecision(4)} did not converge in ${it} iterations (residual ${res.toExponential(2)} > solver.tol ${this.opt.tol}); raise solver.maxIterations or reduce solver.dt`,
+            `monte-carlo: the fixed point at t = ${this.pb.rule.t[k].toPrecision(4)} did not converge in ${it} iterations (residual ${res.toExponential(2)} > solver.tol ${this.opt.tol}); raise solver.maxIterations or reduce solver.dt`,
             history,
           );
       }
@@ -297,7 +295,7 @@ class Replica {
       if (this.Pt > 0) this.time('riders', () => this.riders(k));
       if (k > 0 && this.Pt > 0) this.stepTest(k);
       if (k === 0 && this.pb.ntkExact0) this.controlVariate(this.pb.ntkExact0);
-      const copies = this.pb.record.filter((i) => i === k).length;
+      const copies = this.pb.rule.index.filter((i) => i === k).length;
       for (let c = 0; c < copies; c++) out.records.push(this.equalTime(k));
       [this.Kprev, this.Kcur] = [this.Kcur, this.Kprev];
       this.Kcur.set(this.Kprev);
@@ -486,33 +484,30 @@ class Replica {
     this.ntkRows(0, 0, this.n);
   }
 
-  /** Crank-Nicolson for dDelta/dt = -(1/P) K Delta from t_{k-1} to t_k (THEORY.md section 2), in `delta`. */
+  /** Crank-Nicolson for dDelta/dt = -(1/P) K Delta from t_{k-1} to t_k (THEORY.md section 2, grid.ts), in `delta`. */
   private stepFlow(k: number, delta: Float64Array): void {
     if (k === 0) return;
-    const { P, Kprev, Kcur } = this;
-    const s = (this.pb.t[k] - this.pb.t[k - 1]) / (2 * P);
-    const lhs = new Matrix(P, P),
-      rhs = new Matrix(P, 1);
-    for (let a = 0; a < P; a++) {
-      let v = delta[(k - 1) * P + a];
-      for (let b = 0; b < P; b++) {
-        v -= s * Kprev[a * P + b] * delta[(k - 1) * P + b];
-        lhs.set(a, b, (a === b ? 1 : 0) + s * Kcur[a * P + b]);
-      }
-      rhs.set(a, 0, v);
-    }
-    delta.set(linearSolve(lhs, rhs).getColumn(0), k * P);
+    const { P } = this;
+    delta.set(
+      crankNicolsonDelta(this.pb.rule.t[k] - this.pb.rule.t[k - 1], P, this.Kprev, this.Kcur, delta.subarray((k - 1) * P, k * P)),
+      k * P,
+    );
   }
 
   /** f_test(t_k) = f_test(t_{k-1}) + (h/2P) (K_test(t_{k-1}) Delta(t_{k-1}) + K_test(t_k) Delta(t_k)). */
   private stepTest(k: number): void {
-    const { P, Pt, delta, Kprev, Kcur, ftest } = this;
-    const s = (this.pb.t[k] - this.pb.t[k - 1]) / (2 * P);
-    for (let i = 0; i < Pt; i++) {
-      let v = 0;
-      for (let b = 0; b < P; b++) v += Kprev[(P + i) * P + b] * delta[(k - 1) * P + b] + Kcur[(P + i) * P + b] * delta[k * P + b];
-      ftest[k * Pt + i] = ftest[(k - 1) * Pt + i] + s * v;
-    }
+    const { P, Pt, delta, ftest } = this;
+    const at = (a: Float64Array, i: number, w: number) => a.subarray(i * w, (i + 1) * w);
+    trapezoidTest(
+      this.pb.rule.t[k] - this.pb.rule.t[k - 1],
+      P,
+      this.Kprev,
+      this.Kcur,
+      at(delta, k - 1, P),
+      at(delta, k, P),
+      at(ftest, k - 1, Pt),
+      at(ftest, k, Pt),
+    );
   }
 
   /** Equal-time kernels over all points at t_k (train rows and riders' rows of the kernel rows, riders' blocks). */
