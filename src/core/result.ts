@@ -16,14 +16,15 @@ export interface MetaCommon {
   warnings?: string[];
   /** the first diverged time and how many recorded times precede it (status 'diverged') */
   diverged?: { t: number; recorded: number };
+  /** gradient descent: lr lambda_max(K(t_k)) / P at each recorded step (the lazy dynamics diverge above 2) */
+  lrStability?: number[];
   /** the command line that wrote the file (the CLI) */
   command?: string;
 }
 
-/** The lazy limit (theory/lazy.ts): `lrStability` = lr lambda_max(K)/P of gradient descent. */
+/** The lazy limit (theory/lazy.ts). */
 export interface StaticNtkMeta extends MetaCommon {
   method: 'static-ntk';
-  lrStability?: number;
 }
 
 /** The particle solver (dmft/two-layer.ts); errorEstimate is the largest relative sampling error of the losses. */
@@ -192,12 +193,14 @@ export function truncateResult(result: Result, k: number): Result {
       ...(result.predictions.test ? { test: result.predictions.test.slice(0, k) } : {}),
     };
   const { kernels, meta } = result;
+  if (meta.lrStability) out.meta = { ...meta, lrStability: meta.lrStability.slice(0, k) };
   if (kernels)
     out.kernels = { Phi: kernels.Phi.map((l) => l.slice(0, k)), G: kernels.G.map((l) => l.slice(0, k)), ntk: kernels.ntk.slice(0, k) };
   if ('samplingError' in meta && meta.samplingError) {
     const { predictionsSem, alignmentSem } = meta.samplingError;
     out.meta = {
       ...meta,
+      ...(meta.lrStability ? { lrStability: meta.lrStability.slice(0, k) } : {}),
       samplingError: {
         ...(predictionsSem
           ? {

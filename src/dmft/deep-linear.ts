@@ -1,7 +1,8 @@
 import { ConvergenceError } from '../core/errors.js';
+import { BLOWUP, halfMeanSquare } from '../core/result.js';
 import { dense, type Dense } from '../core/linalg.js';
 import type { InputCoordinates } from './coordinates.js';
-import { crankNicolsonDelta, maxGridStep, memoryWeights, trapezoidTest, type TimeRule } from './grid.js';
+import { crankNicolsonDelta, isImplicit, maxGridStep, memoryWeights, trapezoidTest, type TimeRule } from './grid.js';
 
 /**
  * Deep linear DMFT (phi(h) = h, any L; THEORY.md sections 3-4) without sampling.
@@ -100,7 +101,7 @@ export function solveDeepLinear(pb: DeepLinearProblem, opt: DeepLinearOptions): 
   let next = 0;
   const twoTime = { t, m: ctx.m, layers: layers.map(({ H, G, A, B }) => ({ H, G, A, B })) };
   const sol: DeepLinearSolution = {
-    t: grid.index.map((i) => t[i]),
+    t: [],
     delta: [],
     ftest: [],
     ntk: [],
@@ -114,14 +115,18 @@ export function solveDeepLinear(pb: DeepLinearProblem, opt: DeepLinearOptions): 
     residual: 0,
   };
   const yScale = Math.max(1e-300, ...y.map(Math.abs));
-  for (let k = 0; k < K1; k++) {
-    ctx.w = memoryWeights(grid, k);
+  const lossLimit = BLOWUP * Math.max(halfMeanSquare(y), 1);
+  const pass = (k: number) => {
+    for (let i = L - 1; i >= 0; i--) layers[i].update(k, below(i), above(i), false);
+    for (let i = 0; i < L; i++) layers[i].update(k, below(i), above(i), true);
+  };
+  /** Gradient flow: the fixed point of row k with Delta(t_k) by Crank-Nicolson along the NTK. */
+  const flowStep = (k: number) => {
     predict(delta, k, P, t, y);
     setM(k);
     const history: number[] = [];
     for (let it = 1; ; it++) {
-      for (let i = L - 1; i >= 0; i--) layers[i].update(k, below(i), above(i), false);
-      for (let i = 0; i < L; i++) layers[i].update(k, below(i), above(i), true);
+      pass(k);
       const K = ntkRows(k);
       const change = k === 0 ? 0 : crankNicolson(delta, ftest, k, t[k] - t[k - 1], Kprev, K, P);
       const kScale = Math.max(1e-300, ...K.data.map(Math.abs));
@@ -134,7 +139,7 @@ export function solveDeepLinear(pb: DeepLinearProblem, opt: DeepLinearOptions): 
         iterations += it;
         maxStepIterations = Math.max(maxStepIterations, it);
         residual = Math.max(residual, r);
-        break;
+        return;
       }
       if (it >= opt.maxIterations)
         throw new ConvergenceError(
@@ -142,8 +147,46 @@ export function solveDeepLinear(pb: DeepLinearProblem, opt: DeepLinearOptions): 
           history,
         );
     }
+  };
+  /**
+   * Gradient descent (THEORY.md section 6): row k needs only steps j < k (memoryWeights is strictly causal), so
+   * one pass finds it exactly; then f(k) = (1/gamma0) <z^L(k) h^L(k)> = E . Cov(zeta^L, z^L) / gamma0 off the
+   * fields (u_perp of test points is independent of z^L), and Delta(k) = y - f(k). At gamma0 = 0 the fields do not
+   * give f, and the lazy rule Delta(k) = Delta(k-1) - (lr/P) K Delta(k-1) is the exact one.
+   */
+  const gdStep = (k: number) => {
+    pass(k);
+    Kcur = ntkRows(k);
+    if (k > 0 && gamma0 === 0) {
+      const h = t[k] - t[k - 1];
+      for (let mu = 0; mu < n; mu++) {
+        let v = 0;
+        for (let b = 0; b < P; b++) v += Kprev.data[mu * P + b] * delta[(k - 1) * P + b];
+        if (mu < P) delta[k * P + mu] = delta[(k - 1) * P + mu] - (h / P) * v;
+        else ftest[k * Pt + mu - P] = ftest[(k - 1) * Pt + mu - P] + (h / P) * v;
+      }
+    } else {
+      const top = layers[L - 1].readout;
+      for (let mu = 0; mu < n; mu++) {
+        let f = 0;
+        if (k > 0) for (let c = 0; c < R; c++) f += (E.data[mu * R + c] * top[c]) / gamma0;
+        if (mu < P) delta[k * P + mu] = y[mu] - f;
+        else ftest[k * Pt + mu - P] = f;
+      }
+    }
+    setM(k);
+    iterations++;
+    maxStepIterations = 1;
+  };
+  for (let k = 0; k < K1; k++) {
+    ctx.w = memoryWeights(grid, k);
+    if (isImplicit(grid)) flowStep(k);
+    else gdStep(k);
     [Kprev, Kcur] = [Kcur, Kprev];
-    while (next < grid.index.length && grid.index[next] === k) {
+    // gradient descent whose loss blew up stops here, this step recorded last (solve reports the divergence)
+    const blown = !isImplicit(grid) && !(halfMeanSquare(delta.subarray(k * P, (k + 1) * P)) <= lossLimit);
+    while ((next < grid.index.length && grid.index[next] === k) || blown) {
+      sol.t.push(t[k]);
       sol.delta.push(Array.from(delta.subarray(k * P, (k + 1) * P)));
       sol.ftest.push(Array.from(ftest.subarray(k * Pt, (k + 1) * Pt)));
       const kern = kernelsAt(pb, layers, k);
@@ -152,6 +195,7 @@ export function solveDeepLinear(pb: DeepLinearProblem, opt: DeepLinearOptions): 
       sol.G.push(kern.G);
       next++;
       opt.onProgress?.(next, grid.index.length);
+      if (blown) return Object.assign(sol, { iterations, maxStepIterations, residual });
     }
   }
   return Object.assign(sol, { iterations, maxStepIterations, residual });
@@ -193,6 +237,8 @@ class Layer {
   private readonly Y: Float64Array;
   /** C^l(t_k, t_j) rows as found at each step, Crow[(k K1 + j) R + a] */
   private readonly Crow: Float64Array;
+  /** Cov(zeta(t_k), z(t_k)) at the last step found (l = L): the outputs read off the fields, f = E . readout / gamma0 */
+  readonly readout: Float64Array;
   /** X(i, j) = Cov(z_i, eta_j) (l >= 2), X[(i K1 + j) R + b] */
   private readonly X: Float64Array;
   private readonly V: Float64Array;
@@ -222,6 +268,7 @@ class Layer {
     this.V = new Float64Array(K1 * R);
     this.U = new Float64Array(K1 * R);
     this.T = new Float64Array(R * R);
+    this.readout = new Float64Array(R);
   }
 
   get K1(): number {
@@ -331,6 +378,8 @@ class Layer {
       ld = R * K1,
       zo = R * ns;
     for (let j = 0; j <= k; j++) this.G[k * K1 + j] = 0;
+    const top = this.l === this.L;
+    if (top) this.readout.fill(0);
     // the two independent source blocks: eta (covariance I for l = 1, else H^{l-1}), r (1 for l = L, else G^{l+1})
     const parts = [
       { off: 0, end: (j: number) => this.etaEnd(j), sigma: below?.H, ldS: ld },
@@ -346,6 +395,14 @@ class Layer {
         for (let col = 0; col < ej; col++) g += Y[col] * coef[oj + col];
         this.G[k * K1 + j] += g;
       }
+      // Cov(zeta_k, z_k) = zeta_k Sigma z_k^T
+      if (top)
+        for (let a = 0; a < R; a++) {
+          const oa = k * rows * ns + a * ns + off;
+          let v = 0;
+          for (let col = 0; col < end(k); col++) v += coef[oa + col] * Y[col];
+          this.readout[a] += v;
+        }
       // X(k, .) = z_k Sigma_eta is the eta block of Y
       if (off === 0 && this.l >= 2) for (let col = 0; col < end(k); col++) this.X[k * K1 * R + col] = Y[col];
     }

@@ -12,7 +12,7 @@ import { inputCoordinates } from './coordinates.js';
 import { solveDeepLinear, type DeepLinearSolution } from './deep-linear.js';
 import { timeRule } from './grid.js';
 import { GRADIENT_INDEPENDENT_SCHEMA, MONTE_CARLO_SCHEMA, solveMonteCarlo } from './monte-carlo.js';
-import { alignment, lossCurve, relativeLossError, trainBlock } from './observables.js';
+import { alignment, lossCurve, lrStability, relativeLossError, trainBlock } from './observables.js';
 import { COMMON_OPTIONS } from './options.js';
 import type { SolveOptions } from './solve.js';
 import { solveTwoLayer } from './two-layer.js';
@@ -76,7 +76,7 @@ export const METHOD_REGISTRY = {
   'deep-linear': entry({
     label: 'the deep-linear method',
     options: DEEP_LINEAR_OPTIONS,
-    schedules: ['flow'],
+    schedules: ['flow', 'gd'],
     outputs: ['predictions', 'kernels', 'alignment'],
     why: 'its preactivations are Gaussian, with variances the diagonals of kernels.Phi',
     run: deepLinear,
@@ -84,14 +84,14 @@ export const METHOD_REGISTRY = {
   'monte-carlo': entry({
     label: 'the monte-carlo method',
     options: MONTE_CARLO_SCHEMA,
-    schedules: ['flow'],
+    schedules: ['flow', 'gd'],
     outputs: ALL_OUTPUTS,
     run: (cfg, o, schedule, opts) => solveMonteCarlo(cfg, schedule, o, 'monte-carlo', opts.onProgress),
   }),
   'gradient-independent': entry({
     label: 'the gradient-independent method',
     options: GRADIENT_INDEPENDENT_SCHEMA,
-    schedules: ['flow'],
+    schedules: ['flow', 'gd'],
     outputs: ALL_OUTPUTS,
     run: (cfg, o, schedule, opts) => solveMonteCarlo(cfg, schedule, o, 'gradient-independent', opts.onProgress),
   }),
@@ -167,16 +167,21 @@ function checkDeepLinearMemory(cfg: Config, K1: number): void {
   const free = availableMemory();
   if (free !== undefined && bytes > 0.8 * free)
     throw new InputError(
-      cfg.solver.dt !== undefined ? 'solver.dt' : 'train.T',
-      `the deep-linear solve needs about ${formatBytes(bytes)} (depth ${L}, input rank up to ${R}, ${K1} grid times), more than 80% of the ${formatBytes(free)} free: raise solver.dt (memory grows as 1/dt^2) or use fewer points or input dimensions`,
+      cfg.train.kind === 'gd' ? 'train.steps' : cfg.solver.dt !== undefined ? 'solver.dt' : 'train.T',
+      `the deep-linear solve needs about ${formatBytes(bytes)} (depth ${L}, input rank up to ${R}, ${K1} grid times), more than 80% of the ${formatBytes(free)} free: ` +
+        (cfg.train.kind === 'gd'
+          ? 'use fewer train.steps (memory grows as steps^2; a larger train.lr covers the same time)'
+          : 'raise solver.dt (memory grows as 1/dt^2)') +
+        ' or use fewer points or input dimensions',
     );
 }
 
 function deepLinear(cfg: Config, o: z.infer<typeof DEEP_LINEAR_OPTIONS>, schedule: Schedule, opts: SolveOptions): Result {
   const started = performance.now();
   const { data, model, output } = cfg;
-  const times = (schedule as Extract<Schedule, { kind: 'flow' }>).t;
-  const dt = o.dt ?? times[times.length - 1] / DEEP_LINEAR_STEPS;
+  if (schedule.kind === 'gd' && o.dt !== undefined)
+    throw new InputError('solver.dt', 'gradient descent steps by train.lr: its equations have no time step to choose (drop solver.dt)');
+  const dt = schedule.kind === 'flow' ? (o.dt ?? schedule.t[schedule.t.length - 1] / DEEP_LINEAR_STEPS) : 0;
   checkDeepLinearMemory(cfg, timeRule(schedule, dt).t.length);
   const gamma0 = model.parameterization === 'ntk' ? 0 : model.gamma0;
   const pb = { ...problem(cfg), y: data.y, L: model.depth, gamma0 };
@@ -192,8 +197,9 @@ function deepLinear(cfg: Config, o: z.infer<typeof DEEP_LINEAR_OPTIONS>, schedul
   const testLoss = data.ytest ? lossCurve(c.test!, data.ytest) : undefined;
   // Richardson: the trapezoid / Crank-Nicolson error is O(h^2), so with steps h (fine) and H (coarse)
   // the fine curve's error is (coarse - fine) / ((H/h)^2 - 1)
+  // gradient descent has no discretization error to estimate: its discrete equations are exact (THEORY.md section 6)
   let errorEstimate: number | undefined;
-  if (o.errorEstimate) {
+  if (o.errorEstimate && schedule.kind === 'flow') {
     const coarse = run(2 * dt);
     const cc = curves(coarse);
     const rel = (fine: number[], c2: number[]) =>
@@ -204,7 +210,7 @@ function deepLinear(cfg: Config, o: z.infer<typeof DEEP_LINEAR_OPTIONS>, schedul
     errorEstimate = Math.max(rel(trainLoss, lossCurve(cc.train, data.y)), testLoss ? rel(testLoss, lossCurve(cc.test!, data.ytest!)) : 0);
   }
   const result: Result = {
-    t: [...times],
+    t: s.t,
     trainLoss,
     ...(testLoss ? { testLoss } : {}),
     ntkFinal: trainBlock(s.ntk[s.ntk.length - 1], pb.P),
@@ -214,6 +220,7 @@ function deepLinear(cfg: Config, o: z.infer<typeof DEEP_LINEAR_OPTIONS>, schedul
       maxStepIterations: s.maxStepIterations,
       residual: s.residual,
       ...(errorEstimate !== undefined ? { errorEstimate } : {}),
+      ...(schedule.kind === 'gd' ? { lrStability: lrStability(s.ntk, schedule.lr, pb.P) } : {}),
     }),
   };
   if (output.predictions) result.predictions = { train: c.train, ...(c.test ? { test: c.test } : {}) };

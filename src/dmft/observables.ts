@@ -1,4 +1,4 @@
-import { block, toRows, type Dense } from '../core/linalg.js';
+import { block, symmetricEigen, toRows, type Dense } from '../core/linalg.js';
 import { halfMeanSquare } from '../core/result.js';
 
 /** Observables of a solved DMFT (opt-in outputs of INTERFACE.md), from kernels over all points (train first). */
@@ -19,6 +19,18 @@ export function alignment(K: Dense, y: readonly number[]): number {
     }
   }
   return quad / (Math.sqrt(frob) * yy);
+}
+
+/**
+ * lr lambda_max(K_train(t_k)) / P at each recorded time of gradient descent (meta.lrStability, THEORY.md
+ * section 6): the lazy dynamics diverge above 2, the "edge of stability" is where the moving kernel reaches it.
+ */
+export function lrStability(ntk: readonly Dense[], lr: number, P: number): number[] {
+  return ntk.map((K) => {
+    if (!K.data.every(Number.isFinite)) return NaN;
+    const { values } = symmetricEigen(block(K, 0, P, 0, P));
+    return (lr * values[values.length - 1]) / P;
+  });
 }
 
 /** The train x train block as rows (ntkFinal). */

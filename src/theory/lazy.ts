@@ -146,7 +146,7 @@ export function solveLazy(cfg: Config, schedule: Schedule = scheduleOf(cfg.train
     ntkFinal: toRows(block(k.ntk, 0, P, 0, P)),
     asymptote: curves.asymptote,
     meta: makeMeta<StaticNtkMeta>('static-ntk', started, {
-      ...(curves.stability !== undefined ? { lrStability: curves.stability } : {}),
+      ...(curves.stability !== undefined ? { lrStability: curves.t.map(() => curves.stability!) } : {}),
       ...(curves.warnings.length ? { warnings: curves.warnings } : {}),
     }),
   };
