@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { METHODS } from '../core/config.js';
 import { solveWorkers } from '../../workers/solve.js';
 import { action, emitResult, FORMAT_OPTION, intOption, onInterrupt, progressBar, readRun, type Format } from './io.js';
 
@@ -6,9 +7,7 @@ import { action, emitResult, FORMAT_OPTION, intOption, onInterrupt, progressBar,
 export function registerSolve(program: Command): void {
   program
     .command('solve')
-    .description(
-      'infinite-width DMFT learning curves of CONFIG (solver.method: auto, two-layer, deep-linear, monte-carlo, gradient-independent, static-ntk)',
-    )
+    .description(`infinite-width DMFT learning curves of CONFIG (solver.method: ${METHODS.join(', ')})`)
     .argument('<config>', 'config JSON file (docs/INTERFACE.md), or - for standard input')
     .option('--out <file>', 'write the result here instead of standard output')
     .addOption(FORMAT_OPTION())

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import type { Config, Output } from '../core/config.js';
+import type { Config, Method, Output } from '../core/config.js';
 import { InputError } from '../core/errors.js';
 import { dense, toRows, type Dense } from '../core/linalg.js';
 import { availableMemory, formatBytes } from '../core/memory.js';
@@ -32,6 +32,8 @@ export interface MethodEntry<S extends z.ZodObject = z.ZodObject> {
   outputs: readonly (keyof Output)[];
   /** why it does not produce the other outputs */
   why?: string;
+  /** what a config needs for this method, as the reason it is refused (e.g. a depth), or undefined if it qualifies */
+  requires?: (cfg: Config) => string | undefined;
   run: (cfg: Config, options: z.infer<S>, schedule: Schedule, opts: SolveOptions) => Result;
 }
 
@@ -68,6 +70,7 @@ export const METHOD_REGISTRY = {
   }),
   'two-layer': entry({
     label: 'the two-layer method',
+    requires: (cfg) => (cfg.model.depth !== 1 ? `needs model.depth = 1, got ${cfg.model.depth}` : undefined),
     options: TWO_LAYER_OPTIONS,
     schedules: ['flow', 'gd'],
     outputs: ALL_OUTPUTS,
@@ -75,6 +78,7 @@ export const METHOD_REGISTRY = {
   }),
   'deep-linear': entry({
     label: 'the deep-linear method',
+    requires: (cfg) => (cfg.model.activation !== 'linear' ? `needs model.activation = "linear", got "${cfg.model.activation}"` : undefined),
     options: DEEP_LINEAR_OPTIONS,
     schedules: ['flow', 'gd'],
     outputs: ['predictions', 'kernels', 'alignment'],
@@ -95,7 +99,7 @@ export const METHOD_REGISTRY = {
     outputs: ALL_OUTPUTS,
     run: (cfg, o, schedule, opts) => solveMonteCarlo(cfg, schedule, o, 'gradient-independent', opts.onProgress),
   }),
-};
+} satisfies Record<Exclude<Method, 'auto'>, unknown>; // an entry for every solver.method (entry() types each)
 
 export type SolverMethod = keyof typeof METHOD_REGISTRY;
 

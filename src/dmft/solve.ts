@@ -24,14 +24,10 @@ export type { SolverMethod } from './methods.js';
 export function chooseMethod(cfg: Config): SolverMethod {
   const { method } = cfg.solver;
   const { depth, activation: act, gamma0, parameterization } = cfg.model;
-  if (method === 'static-ntk' || method === 'monte-carlo' || method === 'gradient-independent') return method;
-  if (method === 'two-layer') {
-    if (depth !== 1) throw new InputError('solver.method', `"two-layer" needs model.depth = 1, got ${depth}`);
-    return 'two-layer';
-  }
-  if (method === 'deep-linear') {
-    if (act !== 'linear') throw new InputError('solver.method', `"deep-linear" needs model.activation = "linear", got "${act}"`);
-    return 'deep-linear';
+  if (method !== 'auto') {
+    const why = (METHOD_REGISTRY[method] as MethodEntry).requires?.(cfg);
+    if (why) throw new InputError('solver.method', `"${method}" ${why}`);
+    return method;
   }
   if (gamma0 === 0 || parameterization === 'ntk') return 'static-ntk';
   if (act === 'linear') return 'deep-linear';
