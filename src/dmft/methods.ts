@@ -117,7 +117,8 @@ function twoLayer(cfg: Config, o: z.infer<typeof TWO_LAYER_OPTIONS>, schedule: S
   const particles = Math.ceil(o.samples / replicas);
   const k0 = initialKernels(allInputs(cfg), 1, model.activation, solver.quadrature);
   const pb = { ...problem(cfg), y: data.y, ytest: data.ytest, act: activation(model.activation), gamma0, schedule, ntk0: k0.ntk };
-  const withKernels = output.kernels || output.alignment;
+  // gradient descent reports lr lambda_max(K(t_k)) / P, so it needs the NTK at every recorded step
+  const withKernels = output.kernels || output.alignment || schedule.kind === 'gd';
   const s = solveTwoLayer(pb, {
     particles,
     replicas,
@@ -150,6 +151,7 @@ function twoLayer(cfg: Config, o: z.infer<typeof TWO_LAYER_OPTIONS>, schedule: S
           : { integrator: 'gradient descent', steps: s.evaluations },
       errorEstimate: maxRelative,
       seed: solver.seed,
+      ...(schedule.kind === 'gd' ? { lrStability: lrStability(s.ntk, schedule.lr, pb.P) } : {}),
     }),
   };
   if (output.predictions) result.predictions = { train: s.train, ...(s.test ? { test: s.test } : {}) };
