@@ -1,36 +1,31 @@
 import { describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CLI, runCli, syntheticData, tempDir, writeIn } from './helpers.js';
 
 // Loud failures of the compiled command line (npm test builds first): every wrong input is refused with one
 // line naming the field (exit 2), every divergence exits 3 with what was recorded, nothing is silently dropped.
-const CLI = fileURLToPath(new URL('../dist/src/cli.js', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'dmft-fail-'));
+const dir = tempDir('fail');
 
+/** The command line's run, and its wall-clock seconds. */
 function dmft(args: string[], env: Record<string, string> = {}) {
   const started = performance.now();
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
-  return { code: r.status, out: r.stdout, err: r.stderr, seconds: (performance.now() - started) / 1000 };
+  const r = runCli(args, { env });
+  return { ...r, seconds: (performance.now() - started) / 1000 };
 }
 
-function file(name: string, content: unknown): string {
-  const p = join(dir, name);
-  writeFileSync(p, JSON.stringify(content));
-  return p;
-}
+const file = (name: string, content: unknown) => writeIn(dir, name, content);
 
-const data = (P: number, D = 4, Ptest = 4) => ({ synthetic: { kind: 'single-index', P, D, Ptest, seed: 1 } });
+const data = (P: number, D = 4, Ptest = 4) => syntheticData({ P, D, Ptest, seed: 1 });
 const twoLayer = { data: data(6), model: { depth: 1, activation: 'tanh', gamma0: 1 }, train: { T: 4, record: 5 } };
 
 /** One line on stderr naming `field`, exit 2, nothing on stdout. */
 function expectRefused(r: ReturnType<typeof dmft>, field: string) {
-  expect(r.err.trim().split('\n')).toHaveLength(1);
-  expect(r.err).toMatch(new RegExp(`^dmft: ${field.replace(/[.[\]]/g, '\\$&')}: `));
-  expect(r.code).toBe(2);
-  expect(r.out).toBe('');
+  expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  expect(r.stderr).toMatch(new RegExp(`^dmft: ${field.replace(/[.[\]]/g, '\\$&')}: `));
+  expect(r.status).toBe(2);
+  expect(r.stdout).toBe('');
 }
 
 describe('no silent wrong answer', () => {
@@ -43,9 +38,9 @@ describe('no silent wrong answer', () => {
   it('gradient descent that diverges exits 3, says where, and writes the curves up to it', () => {
     const out = join(dir, 'diverged.json');
     const r = dmft(['solve', file('gd.json', { ...twoLayer, train: { steps: 40, lr: 1000, record: 11 } }), '--out', out]);
-    expect(r.code).toBe(3);
-    expect(r.err).toMatch(/^dmft: two-layer: diverged at t = \d+/m);
-    expect(r.err).toMatch(/lower train\.lr/);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/^dmft: two-layer: diverged at t = \d+/m);
+    expect(r.stderr).toMatch(/lower train\.lr/);
     const partial = JSON.parse(readFileSync(out, 'utf8'));
     expect(partial.meta.diverged.t).toBeGreaterThan(0);
     expect(partial.t.length).toBe(partial.meta.diverged.recorded);
@@ -56,11 +51,11 @@ describe('no silent wrong answer', () => {
 
   it('lazy gradient descent above the stability edge exits 3 with the exact (diverging) curves', () => {
     const r = dmft(['lazy', file('lazy-gd.json', { ...twoLayer, train: { steps: 10, lr: 100, record: 11 } })]);
-    expect(r.code).toBe(3);
-    expect(r.err).toMatch(
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(
       /lambda_max \/ P = [\d.]+ > 2: gradient descent diverges in the lazy limit \(lower train\.lr below 2 P \/ lambda_max = [\d.]+\)/,
     );
-    const result = JSON.parse(r.out);
+    const result = JSON.parse(r.stdout);
     expect(result.t).toHaveLength(11);
     expect(result.meta.lrStability).toBeGreaterThan(2);
     // the unstable mode grows: the last loss is far above the first
@@ -75,7 +70,7 @@ describe('no silent wrong answer', () => {
     });
     const out = join(dir, 'div-out');
     const r = dmft(['sweep', sweep, '--out', out, '--workers', '1', '--quiet']);
-    expect(r.code).toBe(1);
+    expect(r.status).toBe(1);
     const records = readFileSync(join(out, 'results.jsonl'), 'utf8')
       .trim()
       .split('\n')
@@ -122,8 +117,8 @@ describe('outputs are produced or refused, never dropped', () => {
       '--workers',
       '1',
     ]);
-    expect(r.code).toBe(0);
-    const res = JSON.parse(r.out);
+    expect(r.status).toBe(0);
+    const res = JSON.parse(r.stdout);
     expect(res.alignment).toHaveLength(5);
     for (const a of res.alignment) (expect(a).toBeGreaterThan(0), expect(a).toBeLessThanOrEqual(1));
     expect(res.kernels).toBeUndefined();
@@ -132,9 +127,9 @@ describe('outputs are produced or refused, never dropped', () => {
   it('lazy produces output.kernels, the t = 0 kernels at every time, and refuses histograms', () => {
     const cfg = { ...twoLayer, model: { depth: 2, activation: 'relu', gamma0: 1 }, output: { kernels: true, alignment: true } };
     const r = dmft(['lazy', file('lazy-k.json', cfg)]);
-    expect(r.code).toBe(0);
-    const res = JSON.parse(r.out);
-    const k0 = JSON.parse(dmft(['kernels', file('k0.json', cfg)]).out);
+    expect(r.status).toBe(0);
+    const res = JSON.parse(r.stdout);
+    const k0 = JSON.parse(dmft(['kernels', file('k0.json', cfg)]).stdout);
     expect(res.kernels.Phi).toHaveLength(2);
     expect(res.kernels.Phi[1]).toHaveLength(5);
     expect(res.kernels.Phi[1][4]).toEqual(k0.Phi[1]);
@@ -153,7 +148,7 @@ describe('outputs are produced or refused, never dropped', () => {
 describe('large problems are refused at once, with the memory they need', () => {
   const quick = (r: ReturnType<typeof dmft>, field: string, pattern: RegExp) => {
     expectRefused(r, field);
-    expect(r.err).toMatch(pattern);
+    expect(r.stderr).toMatch(pattern);
     // before allocating or computing kernels: a node start-up and a parse (over a minute before the check came first)
     expect(r.seconds).toBeLessThan(10);
   };
@@ -187,14 +182,14 @@ describe('progress off a terminal, and interrupts', () => {
   it('timestamped lines on stderr at the interval asked for, none with --quiet', () => {
     const cfg = file('progress.json', { ...twoLayer, train: { T: 4, record: 41 } });
     const r = dmft(['solve', cfg], { DMFT_PROGRESS_SECONDS: '0' });
-    expect(r.code).toBe(0);
-    const lines = r.err.trim().split('\n');
+    expect(r.status).toBe(0);
+    const lines = r.stderr.trim().split('\n');
     expect(lines.length).toBeGreaterThan(5);
     for (const line of lines) expect(line).toMatch(ISO_LINE);
     expect(lines[lines.length - 1]).toMatch(/ solve 100% \(41\/41 steps\)/);
     const q = dmft(['solve', cfg, '--quiet'], { DMFT_PROGRESS_SECONDS: '0' });
-    expect(q.code).toBe(0);
-    expect(q.err).toBe('');
+    expect(q.status).toBe(0);
+    expect(q.stderr).toBe('');
   });
 
   /** Start `dmft solve`, send `signal` at its first progress line; its exit code and stderr. */

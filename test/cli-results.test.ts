@@ -1,51 +1,37 @@
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../src/core/config.js';
 import { configRecord, dataHash } from '../src/core/provenance.js';
+import { rawConfig, runCli, tempDir, writeIn } from './helpers.js';
 
 // Self-describing results (docs/INTERFACE.md, "Results"): config and meta.command in every result, the same
 // standard-error fields for every sampled method, curves as CSV. Runs the compiled command line.
-const CLI = fileURLToPath(new URL('../dist/src/cli.js', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'dmft-results-'));
+const dir = tempDir('results');
+const dmft = (args: string[]) => runCli(args, { cwd: dir });
+const file = (name: string, content: unknown) => writeIn(dir, name, content);
 
-function dmft(args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: dir });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-function file(name: string, content: unknown): string {
-  const p = join(dir, name);
-  writeFileSync(p, JSON.stringify(content));
-  return p;
-}
-
-const config = {
-  data: { synthetic: { kind: 'single-index', P: 6, D: 4, Ptest: 4, seed: 1 } },
-  model: { depth: 1, activation: 'tanh', gamma0: 1 },
-  train: { T: 4, record: 5 },
-  solver: { samples: 1024 },
-};
+const config = rawConfig(
+  { P: 6, D: 4, Ptest: 4, seed: 1 },
+  { model: { depth: 1, activation: 'tanh', gamma0: 1 }, train: { T: 4, record: 5 }, solver: { samples: 1024 } },
+);
 
 describe('self-describing results', () => {
   it('a result carries the config as run and the command; running that config again gives the same numbers', () => {
-    const r = JSON.parse(dmft(['solve', file('c.json', config)]).out);
+    const r = JSON.parse(dmft(['solve', file('c.json', config)]).stdout);
     expect(r.meta.command).toBe(`dmft solve ${join(dir, 'c.json')}`);
     expect(r.config.data.synthetic).toEqual(config.data.synthetic);
     expect(r.config.data.hash).toMatch(/^[0-9a-f]{14}$/);
     // defaults filled in
     expect(r.config.model.parameterization).toBe('mup');
     expect(r.config.solver).toEqual({ method: 'auto', seed: 0, samples: 1024 });
-    const again = JSON.parse(dmft(['solve', file('again.json', r.config)]).out);
+    const again = JSON.parse(dmft(['solve', file('again.json', r.config)]).stdout);
     expect(again.trainLoss).toEqual(r.trainLoss);
     expect(again.testLoss).toEqual(r.testLoss);
     // a hash that does not match the data the spec gives now is refused
     const stale = dmft(['solve', file('stale.json', { ...r.config, data: { ...r.config.data, hash: '0123456789abcd' } })]);
-    expect(stale.code).toBe(2);
-    expect(stale.err).toMatch(/^dmft: data\.hash: the data given now hash to [0-9a-f]{14}, not "0123456789abcd"/);
+    expect(stale.status).toBe(2);
+    expect(stale.stderr).toMatch(/^dmft: data\.hash: the data given now hash to [0-9a-f]{14}, not "0123456789abcd"/);
   });
 
   it('inline arrays are kept when small and replaced by their sizes and hash when large', () => {
@@ -94,11 +80,11 @@ describe('self-describing results', () => {
 
   it('sampled methods report trainLossSem / testLossSem at the top level, and --format csv writes them', () => {
     const cfg = file('csv.json', config);
-    const solved = JSON.parse(dmft(['solve', cfg]).out);
+    const solved = JSON.parse(dmft(['solve', cfg]).stdout);
     expect(solved.meta.method).toBe('two-layer');
     expect(solved.trainLossSem).toHaveLength(5);
     expect(solved.testLossSem).toHaveLength(5);
-    const csv = dmft(['solve', cfg, '--format', 'csv']).out.trim().split('\n');
+    const csv = dmft(['solve', cfg, '--format', 'csv']).stdout.trim().split('\n');
     expect(csv[0]).toBe('t,trainLoss,trainLossSem,testLoss,testLossSem');
     expect(csv).toHaveLength(6);
     expect(csv[4].split(',').map(Number)).toEqual([
@@ -108,17 +94,17 @@ describe('self-describing results', () => {
       solved.testLoss[3],
       solved.testLossSem[3],
     ]);
-    const lazy = dmft(['lazy', cfg, '--format', 'csv']).out.split('\n');
+    const lazy = dmft(['lazy', cfg, '--format', 'csv']).stdout.split('\n');
     expect(lazy[0]).toBe('t,trainLoss,testLoss');
     const bad = dmft(['lazy', cfg, '--format', 'xml']);
-    expect(bad.code).toBe(2);
-    expect(bad.err.trim()).toBe('dmft: --format: expected json or csv, got "xml"');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim()).toBe('dmft: --format: expected json or csv, got "xml"');
   });
 
   it('a sweep writes curves.csv in long form, and its results carry their config', () => {
     const sweep = file('sweep.json', { base: config, run: { kind: 'lazy' }, grid: { 'model.gamma0': [0, 1], 'train.record': [3, 4] } });
     const out = join(dir, 'sweep-out');
-    expect(dmft(['sweep', sweep, '--out', out, '--workers', '1', '--quiet']).code).toBe(0);
+    expect(dmft(['sweep', sweep, '--out', out, '--workers', '1', '--quiet']).status).toBe(0);
     const rows = readFileSync(join(out, 'curves.csv'), 'utf8').trim().split('\n');
     expect(rows[0]).toBe('index,kind,model.gamma0,train.record,t,trainLoss,trainLossSem,testLoss,testLossSem');
     expect(rows).toHaveLength(1 + 3 + 4 + 3 + 4);

@@ -1,43 +1,30 @@
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { rawConfig, runCli, tempDir, writeIn, type CliRun } from './helpers.js';
 
 // The compiled command line (npm test builds first).
-const CLI = fileURLToPath(new URL('../dist/src/cli.js', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'dmft-cli-'));
+const dir = tempDir('cli');
+const dmft = (args: string[], input?: string) => runCli(args, { input });
+const file = (name: string, content: unknown) => writeIn(dir, name, content);
 
-export function dmft(args: string[], input?: string) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-function file(name: string, content: unknown): string {
-  const p = join(dir, name);
-  writeFileSync(p, typeof content === 'string' ? content : JSON.stringify(content));
-  return p;
-}
-
-const config = {
-  data: { synthetic: { kind: 'single-index', P: 6, Ptest: 4, D: 4, seed: 1 } },
-  model: { depth: 2, activation: 'erf', gamma0: 1 },
-  train: { T: 5, record: 6 },
-};
+const config = rawConfig(
+  { P: 6, Ptest: 4, D: 4, seed: 1 },
+  { model: { depth: 2, activation: 'erf', gamma0: 1 }, train: { T: 5, record: 6 } },
+);
 
 /** One line on stderr, exit 2, no stack trace. */
-function expectRefused(r: ReturnType<typeof dmft>, message: string) {
-  expect(r.code).toBe(2);
-  expect(r.err.trim()).toBe(`dmft: ${message}`);
-  expect(r.out).toBe('');
+function expectRefused(r: CliRun, message: string) {
+  expect(r.status).toBe(2);
+  expect(r.stderr.trim()).toBe(`dmft: ${message}`);
+  expect(r.stdout).toBe('');
 }
 
 describe('dmft command line', () => {
   it('lazy writes the INTERFACE result to stdout or --out', () => {
     const r = dmft(['lazy', file('ok.json', config)]);
-    expect(r.code).toBe(0);
-    const res = JSON.parse(r.out);
+    expect(r.status).toBe(0);
+    const res = JSON.parse(r.stdout);
     expect(res.t).toEqual([0, 1, 2, 3, 4, 5]);
     expect(res.trainLoss).toHaveLength(6);
     expect(res.testLoss).toHaveLength(6);
@@ -45,8 +32,8 @@ describe('dmft command line', () => {
     expect(res.meta.method).toBe('static-ntk');
     const out = join(dir, 'res.json');
     const w = dmft(['lazy', file('ok2.json', config), '--out', out]);
-    expect(w.code).toBe(0);
-    expect(w.out).toBe('');
+    expect(w.status).toBe(0);
+    expect(w.stdout).toBe('');
     expect(JSON.parse(readFileSync(out, 'utf8')).trainLoss).toEqual(res.trainLoss);
   });
 
@@ -58,9 +45,9 @@ describe('dmft command line', () => {
       solver: { method: 'gradient-independent', samples: 3072, replicas: 6, dt: 0.25 },
     };
     const r = dmft(['solve', '-', '--workers', '1'], JSON.stringify(gi));
-    expect(r.code).toBe(0);
-    expect(JSON.parse(r.out).meta.warnings[0]).toMatch(/gradient independence/);
-    expect(r.err).toMatch(
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout).meta.warnings[0]).toMatch(/gradient independence/);
+    expect(r.stderr).toMatch(
       /^dmft: warning: the train loss read off the fields differs from the NTK flow's by up to [0-9.]+% \([0-9.]+ standard errors\)/m,
     );
   });
@@ -72,17 +59,17 @@ describe('dmft command line', () => {
       solver: { samples: 64, replicas: 2, responseSamples: 4, dt: 0.25, targetError: 1e-4, maxSamples: 128 },
     };
     const r = dmft(['solve', '-', '--workers', '2'], JSON.stringify(tight));
-    expect(r.code).toBe(0);
-    expect(JSON.parse(r.out).meta.samples).toBe(128);
-    expect(r.err).toMatch(
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout).meta.samples).toBe(128);
+    expect(r.stderr).toMatch(
       /^dmft: warning: the sampling error of the losses, [0-9.]+%, is above solver\.targetError \(0\.01%\) at solver\.maxSamples = 128/m,
     );
   });
 
   it('kernels writes Phi^l, G^l and the NTK over train + test points', () => {
     const r = dmft(['kernels', '-'], JSON.stringify(config));
-    expect(r.code).toBe(0);
-    const k = JSON.parse(r.out);
+    expect(r.status).toBe(0);
+    const k = JSON.parse(r.stdout);
     expect(k.points).toEqual({ train: 6, test: 4 });
     expect(k.Phi).toHaveLength(2);
     expect(k.G).toHaveLength(2);
@@ -111,30 +98,29 @@ describe('dmft command line', () => {
   });
 
   it('solve refuses a solve too large for this machine at once, one line naming solver.samples', () => {
-    const big = {
-      data: { synthetic: { kind: 'single-index', P: 10, Ptest: 20, D: 8, seed: 1 } },
-      model: { depth: 3, activation: 'relu', gamma0: 1.5 },
-      train: { T: 10, record: 21 },
-    };
+    const big = rawConfig(
+      { P: 10, Ptest: 20, D: 8, seed: 1 },
+      { model: { depth: 3, activation: 'relu', gamma0: 1.5 }, train: { T: 10, record: 21 } },
+    );
     // 2^24 samples: tens of TB of response Jacobians
     const started = performance.now();
     const r = dmft(['solve', '-'], JSON.stringify({ ...big, solver: { samples: 2 ** 24 } }));
-    expect(r.code).toBe(2);
-    expect(r.err.trim()).toMatch(
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toMatch(
       /^dmft: solver\.samples: one replica of 2097152 samples \(16777216 in 8 replicas\) needs [\d.]+ GB, [\d.]+ GB of it the Jacobians .*raise solver\.replicas \(fewer samples each\)$/,
     );
-    expect(r.out).toBe('');
+    expect(r.stdout).toBe('');
     expect(performance.now() - started).toBeLessThan(20_000);
   });
 
   it('usage errors exit non-zero with a short message; --help exits 0', () => {
     const r = dmft(['lazy']);
-    expect(r.code).toBe(2);
-    expect(r.err).toMatch(/missing required argument 'config'/);
-    expect(r.err).not.toMatch(/\n\s+at /);
-    expect(dmft(['frobnicate']).code).toBe(2);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/missing required argument 'config'/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(dmft(['frobnicate']).status).toBe(2);
     const h = dmft(['lazy', '--help']);
-    expect(h.code).toBe(0);
-    expect(h.out).toMatch(/--out <file>/);
+    expect(h.status).toBe(0);
+    expect(h.stdout).toMatch(/--out <file>/);
   });
 });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parseConfig, parseConfigText, recordTimes } from '../src/core/config.js';
-import { InputError } from '../src/core/errors.js';
 import { VERSION } from '../src/core/version.js';
+import { refusal } from './helpers.js';
 
 const X = Array.from({ length: 10 }, (_, i) => [Math.cos(i), Math.sin(i), 0.5]);
 const y = X.map((x) => x[0]);
@@ -15,15 +15,7 @@ const good = () =>
   }) as any;
 
 /** The one-line message parseConfig gives for `raw`. */
-function message(raw: unknown): string {
-  try {
-    parseConfig(raw);
-  } catch (e) {
-    expect(e).toBeInstanceOf(InputError);
-    return (e as Error).message;
-  }
-  throw new Error('config was accepted');
-}
+const message = (raw: unknown): string => refusal(() => parseConfig(raw)).message;
 
 describe('config', () => {
   it('accepts the INTERFACE.md example and fills defaults', () => {

@@ -1,17 +1,15 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseConfig, type ConfigOptions } from '../src/core/config.js';
-import { InputError } from '../src/core/errors.js';
 import { dataFileOptions } from '../src/cli/io.js';
 import { solveLazy } from '../src/theory/lazy.js';
 import { readSweep } from '../src/cli/sweep/schema.js';
 import { expandPoints, sweepId } from '../src/cli/sweep/points.js';
+import { refusal, runCli, tempDir, writeIn } from './helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'dmft-data-files-'));
+const dir = tempDir('data-files');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const files = dataFileOptions(dir);
 
@@ -39,8 +37,9 @@ function npy(values: number[], shape: number[], { descr = '<f8', fortran = false
   return out;
 }
 
+/** Writes the file `name` into the test directory; returns its name (data paths are relative to the config). */
 function write(name: string, bytes: Uint8Array | string): string {
-  writeFileSync(join(dir, name), bytes);
+  writeIn(dir, name, bytes);
   return name;
 }
 
@@ -69,15 +68,11 @@ const lazy = (c: ReturnType<typeof cfg>) => {
   return { ...r, meta: { ...r.meta, seconds: 0 } };
 };
 
+/** The one-line message of the refusal of `data`. */
 function message(data: Record<string, unknown>, options: ConfigOptions = files): string {
-  try {
-    cfg(data, options);
-  } catch (e) {
-    expect(e).toBeInstanceOf(InputError);
-    expect((e as Error).message).not.toContain('\n');
-    return (e as Error).message;
-  }
-  throw new Error('config was accepted');
+  const { message } = refusal(() => cfg(data, options));
+  expect(message).not.toContain('\n');
+  return message;
 }
 
 describe('data files', () => {
@@ -195,44 +190,37 @@ describe('data files', () => {
 
   it('the command line reads paths relative to the config file, and sweeps relative to the base config', () => {
     const data = { X: 'X.npy', y: 'y.npy', Xtest: 'Xtest.npy', ytest: 'ytest.npy' };
-    writeFileSync(join(dir, 'files.json'), JSON.stringify({ ...rest, data }));
-    const cli = fileURLToPath(new URL('../dist/src/cli.js', import.meta.url));
+    const configFile = writeIn(dir, 'files.json', { ...rest, data });
     const out = join(dir, 'out.json');
-    const r = spawnSync(process.execPath, [cli, 'lazy', join(dir, 'files.json'), '--out', out], { cwd: tmpdir(), encoding: 'utf8' });
+    const r = runCli(['lazy', configFile, '--out', out], { cwd: tmpdir() });
     expect(r.status, r.stderr).toBe(0);
     const got = JSON.parse(readFileSync(out, 'utf8'));
     expect(got.trainLoss).toEqual(lazy(inline).trainLoss);
     expect(got.testLoss).toEqual(lazy(inline).testLoss);
-    writeFileSync(join(dir, 'missing.json'), JSON.stringify({ ...rest, data: { ...data, X: 'nope.csv' } }));
-    const miss = spawnSync(process.execPath, [cli, 'lazy', join(dir, 'missing.json')], { encoding: 'utf8' });
+    const miss = runCli(['lazy', writeIn(dir, 'missing.json', { ...rest, data: { ...data, X: 'nope.csv' } })]);
     expect(miss.status).toBe(2);
     expect(miss.stderr).toBe(`dmft: data.X: cannot read ${dir}/nope.csv (no such file)\n`);
 
     // a sweep with an inline base reads relative to the sweep file; one with a base path, relative to the base
     const sweepDir = mkdtempSync(join(dir, 'sweep-'));
-    writeFileSync(
-      join(sweepDir, 'inline.json'),
-      JSON.stringify({
-        base: { ...rest, data: { X: '../X.npy', y: '../y.npy' } },
-        run: { kind: 'lazy' },
-        grid: { 'model.gamma0': [0.5, 1] },
-      }),
-    );
-    writeFileSync(
-      join(sweepDir, 'by-path.json'),
-      JSON.stringify({ base: '../files.json', run: { kind: 'lazy' }, grid: { 'data.y': ['y.npy', 'y.csv'] } }),
-    );
-    const inlineSweep = readSweep(join(sweepDir, 'inline.json'));
+    const inlineFile = writeIn(sweepDir, 'inline.json', {
+      base: { ...rest, data: { X: '../X.npy', y: '../y.npy' } },
+      run: { kind: 'lazy' },
+      grid: { 'model.gamma0': [0.5, 1] },
+    });
+    const byPathFile = writeIn(sweepDir, 'by-path.json', {
+      base: '../files.json',
+      run: { kind: 'lazy' },
+      grid: { 'data.y': ['y.npy', 'y.csv'] },
+    });
+    const inlineSweep = readSweep(inlineFile);
     expect(expandPoints(inlineSweep).map((p) => p.config.data)).toEqual([0, 1].map(() => ({ X, y })));
-    const byPath = expandPoints(readSweep(join(sweepDir, 'by-path.json')));
+    const byPath = expandPoints(readSweep(byPathFile));
     expect(byPath.map((p) => p.config.data)).toEqual([inline.data, inline.data]);
     // where the sweep was read from is no part of its identity
     expect(sweepId({ ...inlineSweep, dataDir: '/elsewhere' })).toBe(sweepId(inlineSweep));
-    writeFileSync(
-      join(sweepDir, 'bad.json'),
-      JSON.stringify({ base: '../files.json', run: { kind: 'lazy' }, grid: { 'data.y': ['y.npy', 'nope.npy'] } }),
-    );
-    expect(() => expandPoints(readSweep(join(sweepDir, 'bad.json')))).toThrow(
+    const bad = writeIn(sweepDir, 'bad.json', { base: '../files.json', run: { kind: 'lazy' }, grid: { 'data.y': ['y.npy', 'nope.npy'] } });
+    expect(() => expandPoints(readSweep(bad))).toThrow(
       `grid.data.y: cannot read ${dir}/nope.npy (no such file) (point {"data.y":"nope.npy"})`,
     );
   });

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parseConfig } from '../src/core/config.js';
-import { InputError } from '../src/core/errors.js';
 import { loadDataset, type DatasetSpec } from '../src/core/datasets.js';
+import { refusal } from './helpers.js';
 
 const rest = { model: { depth: 1, activation: 'tanh', gamma0: 1 }, train: { T: 2, record: 3 } };
 const data = (dataset: Record<string, unknown>) => parseConfig({ ...rest, data: { dataset } }).data;
@@ -16,15 +16,11 @@ const sq = (x: number[]) => x.reduce((s, v) => s + v * v, 0);
 const dot = (a: number[], b: number[]) => a.reduce((s, v, i) => s + v * b[i], 0);
 const key = (x: number[]) => x.join(',');
 
+/** The one-line message of the refusal of `dataset`. */
 function message(dataset: Record<string, unknown>): string {
-  try {
-    data(dataset);
-  } catch (e) {
-    expect(e).toBeInstanceOf(InputError);
-    expect((e as Error).message).not.toContain('\n');
-    return (e as Error).message;
-  }
-  throw new Error('dataset was accepted');
+  const { message } = refusal(() => data(dataset));
+  expect(message).not.toContain('\n');
+  return message;
 }
 
 describe('data.dataset (MNIST from the mnist package)', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import ode45 from 'ode45-cash-karp';
 import { Matrix, solve as linearSolve } from 'ml-matrix';
-import { parseConfig, type Config } from '../src/core/config.js';
+import type { Config } from '../src/core/config.js';
 import { GaussianSampler } from '../src/core/gaussian.js';
 import { fromRows } from '../src/core/linalg.js';
 import { stream } from '../src/core/rng.js';
@@ -12,14 +12,13 @@ import { solve } from '../src/dmft/solve.js';
 import { initialKernels, inputKernel } from '../src/theory/kernels.js';
 import { solveLazy } from '../src/theory/lazy.js';
 import { allInputs } from '../src/core/schedule.js';
+import { parsedConfig } from './helpers.js';
 
 const config = (depth: number, gamma0: number, T: number, record: number, solver: Record<string, unknown> = {}): Config =>
-  parseConfig({
-    data: { synthetic: { kind: 'sum', P: 8, Ptest: 6, D: 4, seed: 5 } },
-    model: { depth, activation: 'linear', gamma0 },
-    train: { T, record },
-    solver: { method: 'deep-linear', ...solver },
-  });
+  parsedConfig(
+    { kind: 'sum', P: 8, Ptest: 6, D: 4, seed: 5 },
+    { model: { depth, activation: 'linear', gamma0 }, train: { T, record }, solver: { method: 'deep-linear', ...solver } },
+  );
 
 const maxRel = (a: readonly number[], b: readonly number[]) => Math.max(...a.map((v, i) => Math.abs(v / b[i] - 1)));
 const loss = (d: readonly number[]) => d.reduce((s, v) => s + v * v, 0) / (2 * d.length);

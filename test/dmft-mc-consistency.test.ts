@@ -4,6 +4,7 @@ import type { Result } from '../src/core/result.js';
 import { solve } from '../src/dmft/solve.js';
 import { solveMonteCarlo, type McSolverOptions } from '../src/dmft/monte-carlo.js';
 import { solveLazy } from '../src/theory/lazy.js';
+import { syntheticData } from './helpers.js';
 
 /**
  * The Monte Carlo solver against the two exact special cases of THEORY.md section 3, computed by independent
@@ -12,7 +13,7 @@ import { solveLazy } from '../src/theory/lazy.js';
  * with phi linear both solvers use the same grid, trapezoid rule and Crank-Nicolson step (dt below), so the
  * discretization cancels and the difference is sampling error alone: |MC - exact| <= 4 SEM at every time.
  */
-const data = { synthetic: { kind: 'single-index', P: 6, D: 4, Ptest: 4, seed: 1 } };
+const data = syntheticData({ P: 6, D: 4, Ptest: 4, seed: 1 });
 const times = Array.from({ length: 11 }, (_, i) => i * 0.5);
 
 function mc(model: object, o: McSolverOptions, method: 'monte-carlo' | 'gradient-independent' = 'monte-carlo'): Result {

@@ -4,8 +4,9 @@ import { CausalFactor } from '../src/dmft/mc/factor.js';
 import { LayerSamples } from '../src/dmft/mc/layer.js';
 import { ExactResponses } from '../src/dmft/mc/responses.js';
 import { activation } from '../src/theory/activations.js';
-import { parseConfig, type ActivationName } from '../src/core/config.js';
+import type { ActivationName } from '../src/core/config.js';
 import { solve } from '../src/dmft/solve.js';
+import { parsedConfig } from './helpers.js';
 
 /**
  * The exact (forward-mode) response Bu = <dg(t_k)/du(t_j)> of ./src/dmft/mc/responses.ts against Stein's lemma,
@@ -148,12 +149,14 @@ describe('relu march: second order in dt', () => {
   it('halving dt twice: the second change is below 1/3 of the first', () => {
     const loss = (dt: number) =>
       solve(
-        parseConfig({
-          data: { synthetic: { kind: 'single-index', P: 4, D: 3, Ptest: 2, seed: 2 } },
-          model: { depth: 2, activation: 'relu', gamma0: 1.5 },
-          train: { T: 2, record: 5 },
-          solver: { method: 'gradient-independent', samples: 32768, replicas: 4, dt },
-        }),
+        parsedConfig(
+          { P: 4, D: 3, Ptest: 2, seed: 2 },
+          {
+            model: { depth: 2, activation: 'relu', gamma0: 1.5 },
+            train: { T: 2, record: 5 },
+            solver: { method: 'gradient-independent', samples: 32768, replicas: 4, dt },
+          },
+        ),
       ).trainLoss[1];
     const [a, b, c] = [0.5, 0.25, 0.125].map(loss);
     console.log(`relu march: changes ${(b - a).toExponential(2)}, ${(c - b).toExponential(2)}, ratio ${((c - b) / (b - a)).toFixed(2)}`);

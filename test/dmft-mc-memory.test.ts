@@ -1,20 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/core/config.js';
 import { replicasInMemory } from '../src/dmft/monte-carlo.js';
 import { solve } from '../src/dmft/solve.js';
 import { scheduleOf } from '../src/core/schedule.js';
+import { parsedConfig } from './helpers.js';
 
 /**
  * Memory of the Monte Carlo solver: a replica's arrays are counted before it runs (replicasInMemory), so a
  * solve too large for the machine is refused at once, and the workers running at once are as many as fit.
  */
 const config = (solver: object, model: object = {}) =>
-  parseConfig({
-    data: { synthetic: { kind: 'single-index', P: 10, Ptest: 20, D: 8, seed: 1 } },
-    model: { depth: 3, activation: 'relu', gamma0: 1.5, ...model },
-    train: { T: 2, record: 5 },
-    solver,
-  });
+  parsedConfig(
+    { P: 10, Ptest: 20, D: 8, seed: 1 },
+    { model: { depth: 3, activation: 'relu', gamma0: 1.5, ...model }, train: { T: 2, record: 5 }, solver },
+  );
 const fits = (solver: object, wanted: number, available?: number, model?: object) => {
   const cfg = config(solver, model);
   return replicasInMemory(cfg, scheduleOf(cfg.train), cfg.solver as object, 'monte-carlo', wanted, available);

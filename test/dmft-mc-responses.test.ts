@@ -3,6 +3,7 @@ import { parseConfig } from '../src/core/config.js';
 import { ConvergenceError } from '../src/core/errors.js';
 import { solve } from '../src/dmft/solve.js';
 import { solveMonteCarlo, type McSolverOptions } from '../src/dmft/monte-carlo.js';
+import { syntheticData } from './helpers.js';
 
 /**
  * Response functions A, B two ways (THEORY.md section 4): exact forward-mode Jacobians (the default) and the
@@ -10,7 +11,7 @@ import { solveMonteCarlo, type McSolverOptions } from '../src/dmft/monte-carlo.j
  * solver.ibpRidge). Sampling error: the standard error over replicas (section 5); all runs share the seed,
  * so their curves use common random numbers.
  */
-const data = { synthetic: { kind: 'single-index', P: 6, D: 4, Ptest: 4, seed: 1 } };
+const data = syntheticData({ P: 6, D: 4, Ptest: 4, seed: 1 });
 const times = Array.from({ length: 11 }, (_, i) => i * 0.5);
 const base = { samples: 1024, replicas: 8, responseSamples: 16, dt: 0.5 };
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/core/config.js';
 import { solve } from '../src/dmft/solve.js';
 import { simulate } from '../src/sim/ensemble.js';
+import { parsedConfig } from './helpers.js';
 
 /**
  * Reduced version of examples/validate-mc.ts for the kinked activation: deep relu Monte Carlo DMFT against
@@ -14,12 +14,10 @@ import { simulate } from '../src/sim/ensemble.js';
  * (measured values: docs/VALIDATION.md, "Moved from code comments").
  */
 const config = (method: string) =>
-  parseConfig({
-    data: { synthetic: { kind: 'single-index', P: 6, Ptest: 4, D: 4, seed: 1 } },
-    model: { depth: 2, activation: 'relu', gamma0: 1 },
-    train: { T: 3, record: 7 },
-    solver: { method, samples: 2048, dt: 0.125 },
-  });
+  parsedConfig(
+    { P: 6, Ptest: 4, D: 4, seed: 1 },
+    { model: { depth: 2, activation: 'relu', gamma0: 1 }, train: { T: 3, record: 7 }, solver: { method, samples: 2048, dt: 0.125 } },
+  );
 
 describe('monte-carlo vs simulated networks, relu (reduced)', () => {
   const sims = { seeds: 16, integrator: 'rk4', dt: 0.05 } as const;

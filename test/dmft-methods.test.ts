@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/core/config.js';
 import { METHOD_REGISTRY } from '../src/dmft/methods.js';
 import { prepareSolve, solve } from '../src/dmft/solve.js';
+import { syntheticData } from './helpers.js';
 
 // The method registry (src/dmft/methods.ts): what each entry declares is what solve enforces, once, before it runs.
-const data = { synthetic: { kind: 'linear', P: 4, D: 3, Ptest: 2, seed: 1 } };
+const data = syntheticData({ kind: 'linear', P: 4, D: 3, Ptest: 2, seed: 1 });
 const model = { depth: 2, activation: 'tanh', gamma0: 1 };
 const methods = Object.keys(METHOD_REGISTRY) as (keyof typeof METHOD_REGISTRY)[];
 const modelOf = (m: string) =>

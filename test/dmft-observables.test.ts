@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/core/config.js';
 import { block, toRows } from '../src/core/linalg.js';
 import { lossAlongNtk } from '../src/dmft/observables.js';
 import { solve } from '../src/dmft/solve.js';
@@ -7,12 +6,12 @@ import { swapCurves } from '../examples/kernel-swap.js';
 import { initialKernels } from '../src/theory/kernels.js';
 import { lazyCurves } from '../src/theory/lazy.js';
 import { allInputs } from '../src/core/schedule.js';
+import { parsedConfig } from './helpers.js';
 
-const cfg = parseConfig({
-  data: { synthetic: { kind: 'single-index', P: 8, Ptest: 3, D: 5, seed: 4 } },
-  model: { depth: 2, activation: 'tanh', gamma0: 1 },
-  train: { T: 6, record: 7 },
-});
+const cfg = parsedConfig(
+  { P: 8, Ptest: 3, D: 5, seed: 4 },
+  { model: { depth: 2, activation: 'tanh', gamma0: 1 }, train: { T: 6, record: 7 } },
+);
 const P = cfg.data.X.length;
 const K0 = initialKernels(allInputs(cfg), 2, 'tanh').ntk;
 const t = [0, 0.5, 1, 2, 3.5, 5, 6];
@@ -46,12 +45,10 @@ describe('lossAlongNtk (gradient flow along a recorded NTK path)', () => {
 });
 
 describe('kernel swap (examples/kernel-swap.ts): which kernel carries a gap', () => {
-  const c = parseConfig({
-    data: { synthetic: { kind: 'single-index', P: 8, Ptest: 3, D: 5, seed: 4 } },
-    model: { depth: 2, activation: 'linear', gamma0: 1.5 },
-    train: { T: 6, record: 13 },
-    output: { kernels: true },
-  });
+  const c = parsedConfig(
+    { P: 8, Ptest: 3, D: 5, seed: 4 },
+    { model: { depth: 2, activation: 'linear', gamma0: 1.5 }, train: { T: 6, record: 13 }, output: { kernels: true } },
+  );
   const reference = solve(c);
   type Kernels = { Phi: number[][][][]; G: number[][][][]; ntk: number[][][] };
   const close = (a: number[], b: number[], tol: number) => a.forEach((v, k) => expect(Math.abs(v - b[k])).toBeLessThan(tol * b[0]));

@@ -1,34 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../src/core/config.js';
-import { InputError } from '../src/core/errors.js';
 import { relativeLossError } from '../src/dmft/observables.js';
 import { solve } from '../src/dmft/solve.js';
 import { simulate } from '../src/sim/ensemble.js';
 import { initialKernels } from '../src/theory/kernels.js';
 import { allInputs } from '../src/core/schedule.js';
+import { rawConfig, refusal, runCli, tempDir, writeIn } from './helpers.js';
 
-const raw = (model: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
-  data: { synthetic: { kind: 'single-index', P: 6, Ptest: 4, D: 4, seed: 2 } },
-  model: { depth: 1, activation: 'tanh', gamma0: 1, ...model },
-  train: { T: 3, record: 4 },
-  ...extra,
-});
+const raw = (model: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+  rawConfig(
+    { P: 6, Ptest: 4, D: 4, seed: 2 },
+    { model: { depth: 1, activation: 'tanh', gamma0: 1, ...model }, train: { T: 3, record: 4 }, ...extra },
+  );
 const cfg = (model: Record<string, unknown>, extra: Record<string, unknown> = {}) => parseConfig(raw(model, extra));
-
-function refusal(f: () => unknown): { field: string; reason: string } {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(InputError);
-    return e as InputError;
-  }
-  throw new Error('not refused');
-}
 
 describe('dmft solve: method choice and refusals', () => {
   it('auto picks static-ntk (gamma0 = 0 or NTK parameterization), deep-linear (linear), two-layer (L = 1)', () => {
@@ -144,15 +130,12 @@ describe('dmft solve: outputs', () => {
 });
 
 describe('dmft solve command line', () => {
-  const CLI = fileURLToPath(new URL('../dist/src/cli.js', import.meta.url));
-  const dir = mkdtempSync(join(tmpdir(), 'dmft-solve-'));
-  const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  const dir = tempDir('solve');
 
   it('writes the INTERFACE result to --out', () => {
-    const file = join(dir, 'c.json'),
+    const file = writeIn(dir, 'c.json', raw({ activation: 'linear', depth: 3 })),
       out = join(dir, 'r.json');
-    writeFileSync(file, JSON.stringify(raw({ activation: 'linear', depth: 3 })));
-    const r = run(['solve', file, '--out', out]);
+    const r = runCli(['solve', file, '--out', out]);
     expect(r.status).toBe(0);
     const res = JSON.parse(readFileSync(out, 'utf8'));
     expect(res.t).toEqual([0, 1, 2, 3]);
@@ -163,9 +146,7 @@ describe('dmft solve command line', () => {
   });
 
   it('refuses a method that does not fit the model in one line, exit 2', () => {
-    const file = join(dir, 'bad.json');
-    writeFileSync(file, JSON.stringify(raw({}, { solver: { method: 'deep-linear' } })));
-    const r = run(['solve', file]);
+    const r = runCli(['solve', writeIn(dir, 'bad.json', raw({}, { solver: { method: 'deep-linear' } }))]);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^dmft: solver.method: "deep-linear" needs model.activation = "linear"/);
     expect(r.stdout).toBe('');

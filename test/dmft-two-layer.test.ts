@@ -1,16 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/core/config.js';
 import type { Result } from '../src/core/result.js';
 import { solve } from '../src/dmft/solve.js';
 import { solveLazy } from '../src/theory/lazy.js';
+import { parsedConfig } from './helpers.js';
 
 const config = (activation: string, gamma0: number, train: Record<string, number>, solver: Record<string, unknown> = {}) =>
-  parseConfig({
-    data: { synthetic: { kind: 'sum', P: 8, Ptest: 6, D: 4, seed: 5 } },
-    model: { depth: 1, activation, gamma0 },
-    train,
-    solver: { method: 'two-layer', ...solver },
-  });
+  parsedConfig(
+    { kind: 'sum', P: 8, Ptest: 6, D: 4, seed: 5 },
+    { model: { depth: 1, activation, gamma0 }, train, solver: { method: 'two-layer', ...solver } },
+  );
 
 const relDev = (a: readonly number[], b: readonly number[]) => a.map((v, i) => Math.abs(v / b[i] - 1));
 const sem = (r: Result, key: 'trainLossSem' | 'testLossSem') => r[key]!;

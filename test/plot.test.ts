@@ -1,23 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { inflateSync } from 'node:zlib';
 import { InputError, parseConfig, plotSpec, solveLazy, sweepSpec, timeIndex } from '../dist/src/index.js';
 import { renderPng, renderSvg } from '../dist/src/plot/render.js';
+import { rawConfig, refusal, runCli, tempDir, writeIn } from './helpers.js';
 
 // `dmft plot` and the specs behind it (src/plot/): the figures are read back as SVG structure and PNG pixels.
 
-const CLI = fileURLToPath(new URL('../dist/src/cli.js', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'dmft-plot-'));
-const dmft = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: dir });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
+const dir = tempDir('plot');
+/** The command line, run in the test directory. */
+const dmft = (...args: string[]) => runCli(args, { cwd: dir });
+/** Writes the file `name` into the test directory; returns its name (the command line runs there). */
 const write = (name: string, value: unknown) => {
-  writeFileSync(join(dir, name), typeof value === 'string' ? value : JSON.stringify(value));
+  writeIn(dir, name, value);
   return name;
 };
 
@@ -106,12 +102,10 @@ function decodePng(png: Buffer) {
   return { width, height, gray };
 }
 
-const config = {
-  data: { synthetic: { kind: 'single-index', P: 6, Ptest: 4, D: 4, seed: 1 } },
-  model: { depth: 1, activation: 'tanh', gamma0: 1 },
-  train: { T: 4, record: 9 },
-  output: { kernels: true, alignment: true },
-};
+const config = rawConfig(
+  { P: 6, Ptest: 4, D: 4, seed: 1 },
+  { model: { depth: 1, activation: 'tanh', gamma0: 1 }, train: { T: 4, record: 9 }, output: { kernels: true, alignment: true } },
+);
 const lazy = solveLazy(parseConfig(config));
 const T = lazy.t.length;
 // a simulation-shaped result (width, seeds, top-level SEMs) and a Monte Carlo-shaped one (SEMs in meta)
@@ -229,16 +223,8 @@ describe('plot specs rendered to SVG', () => {
   });
 
   it('a result without the field a kind needs is refused naming it', () => {
-    const refused = (f: () => unknown, message: string) => {
-      try {
-        f();
-      } catch (e) {
-        expect(e).toBeInstanceOf(InputError);
-        expect((e as Error).message).toBe(message);
-        return;
-      }
-      throw new Error('not refused');
-    };
+    // the compiled InputError: the specs are those of dist/
+    const refused = (f: () => unknown, message: string) => expect(refusal(f, InputError).message).toBe(message);
     const { kernels: _k, alignment: _a, ...bare } = lazy;
     refused(
       () => plotSpec([lazy, bare], 'kernels', { names: ['ok.json', 'bare.json'] }),
@@ -298,13 +284,13 @@ describe('dmft plot', () => {
 
   it('writes SVG and PNG (--png-width), one "wrote" line', () => {
     let r = dmft('plot', 'lazy.json', 'sim.json', '--out', 'loss.svg', '--title', 'Two curves');
-    expect([r.code, r.err]).toEqual([0, 'wrote loss.svg\n']);
+    expect([r.status, r.stderr]).toEqual([0, 'wrote loss.svg\n']);
     const svg = readFileSync(join(dir, 'loss.svg'), 'utf8');
     checkXml(svg);
     expect(markPaths(svg, 'line')).toBe(4);
     expect(texts(svg)).toContain('Two curves');
     r = dmft('plot', 'solved.json', '--kind', 'histograms', '--out', 'h.png', '--png-width', '500');
-    expect(r.code).toBe(0);
+    expect(r.status).toBe(0);
     expect(decodePng(readFileSync(join(dir, 'h.png'))).width).toBe(500);
   });
 
@@ -324,27 +310,23 @@ describe('dmft plot', () => {
     ];
     for (const [args, message] of cases) {
       const r = dmft('plot', ...args, '--out', 'x.svg');
-      expect([r.code, r.err.split('\n')[0]]).toEqual([2, `dmft: ${message}`]);
-      expect(r.err.trim().split('\n')).toHaveLength(1);
+      expect([r.status, r.stderr.split('\n')[0]]).toEqual([2, `dmft: ${message}`]);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
     }
     const broken = dmft('plot', write('broken.json', '{"t": ['), '--out', 'x.svg');
-    expect([broken.code, broken.err.startsWith('dmft: broken.json: not JSON ('), broken.err.trim().split('\n').length]).toEqual([
+    expect([broken.status, broken.stderr.startsWith('dmft: broken.json: not JSON ('), broken.stderr.trim().split('\n').length]).toEqual([
       2,
       true,
       1,
     ]);
     const r = dmft('plot', 'lazy.json', '--out', 'fig.pdf');
-    expect([r.code, r.err]).toEqual([2, 'dmft: --out: expected a file ending in .svg or .png, got "fig.pdf"\n']);
+    expect([r.status, r.stderr]).toEqual([2, 'dmft: --out: expected a file ending in .svg or .png, got "fig.pdf"\n']);
   });
 });
 
 describe('dmft plot --sweep', () => {
   const sweep = {
-    base: {
-      data: { synthetic: { kind: 'single-index', P: 6, Ptest: 4, D: 4, seed: 1 } },
-      model: { depth: 1, activation: 'tanh', gamma0: 1 },
-      train: { T: 4, record: 9 },
-    },
+    base: rawConfig({ P: 6, Ptest: 4, D: 4, seed: 1 }, { model: { depth: 1, activation: 'tanh', gamma0: 1 }, train: { T: 4, record: 9 } }),
     run: { kind: 'lazy' },
     grid: { 'data.synthetic.P': [4, 6, 8], 'model.activation': ['tanh', 'relu'] },
   };
@@ -352,9 +334,9 @@ describe('dmft plot --sweep', () => {
   const ran = dmft('sweep', 'sweep.json', '--out', 'sw', '--workers', '1', '--quiet');
 
   it('final losses against --x, a line per value of the other axes; --x, --color chosen by name', () => {
-    expect(ran.code).toBe(0);
+    expect(ran.status).toBe(0);
     let r = dmft('plot', '--sweep', 'sw', '--out', 'sw.svg');
-    expect(r.code).toBe(0);
+    expect(r.status).toBe(0);
     let svg = readFileSync(join(dir, 'sw.svg'), 'utf8');
     checkXml(svg);
     expect(markPaths(svg, 'line')).toBe(2 * 2); // 2 activations x (train, test)
@@ -362,13 +344,13 @@ describe('dmft plot --sweep', () => {
     expect(legendLabels(svg)).toEqual(['model.activation=tanh', 'model.activation=relu']);
     expect(texts(svg)).toContain('6 points');
     r = dmft('plot', '--sweep', 'sw', '--x', 'model.activation', '--color', 'data.synthetic.P', '--out', 'sw2.svg');
-    expect(r.code).toBe(0);
+    expect(r.status).toBe(0);
     svg = readFileSync(join(dir, 'sw2.svg'), 'utf8');
     expect(markPaths(svg, 'line')).toBe(3 * 2);
     expect(texts(svg)).toEqual(expect.arrayContaining(['tanh', 'relu', 'model.activation']));
     expect(legendLabels(svg)).toEqual(['data.synthetic.P=4', 'data.synthetic.P=6', 'data.synthetic.P=8']);
     r = dmft('plot', '--sweep', 'sw', '--x', 'model.gamma0', '--out', 'x.svg');
-    expect([r.code, r.err]).toEqual([
+    expect([r.status, r.stderr]).toEqual([
       2,
       'dmft: --x: "model.gamma0" is not an axis of the sweep (axes: kind, data.synthetic.P, model.activation)\n',
     ]);
@@ -380,7 +362,7 @@ describe('dmft plot --sweep', () => {
     const failed = { ...JSON.parse(lines[0]), result: undefined, error: 'boom' };
     appendFileSync(file, JSON.stringify(failed) + '\n');
     const r = dmft('plot', '--sweep', 'sw', '--curves', '--color', 'model.activation', '--out', 'curves.png', '--png-width', '400');
-    expect(r.code).toBe(0);
+    expect(r.status).toBe(0);
     expect(decodePng(readFileSync(join(dir, 'curves.png'))).width).toBe(400);
     dmft('plot', '--sweep', 'sw', '--curves', '--color', 'model.activation', '--out', 'curves.svg');
     const svg = readFileSync(join(dir, 'curves.svg'), 'utf8');

@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as api from '../dist/src/index.js';
 import * as workers from '../dist/workers/index.js';
+import { rawConfig } from './helpers.js';
 
 // The package's public entry (README, "Library"): what users call is there by name, internals are not, and a
 // problem solves end to end through it alone. The compiled entry, as a user imports it (npm test builds first).
@@ -53,11 +54,12 @@ describe('public API', () => {
   });
 
   it('solves, simulates and closes a pool through the entry alone', async () => {
-    const cfg = api.parseConfig({
-      data: { synthetic: { kind: 'linear', P: 6, D: 4, Ptest: 2, seed: 1 } },
-      model: { depth: 1, activation: 'tanh', gamma0: 0.5 },
-      train: { T: 2, record: 3 },
-    });
+    const cfg = api.parseConfig(
+      rawConfig(
+        { kind: 'linear', P: 6, D: 4, Ptest: 2, seed: 1 },
+        { model: { depth: 1, activation: 'tanh', gamma0: 0.5 }, train: { T: 2, record: 3 } },
+      ),
+    );
     const theory = api.solve(cfg);
     const lazy = api.solveLazy(cfg);
     expect(theory.meta.method).toBe('two-layer');

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/core/config.js';
 import { initialKernels } from '../src/theory/kernels.js';
 import { allInputs } from '../src/core/schedule.js';
 import { simulateNetwork } from '../src/sim/train.js';
+import { parsedConfig } from './helpers.js';
 
 /**
  * At t = 0 the empirical kernels are averages over N units (of products of O(1) fields), so they scatter
@@ -14,12 +14,10 @@ import { simulateNetwork } from '../src/sim/train.js';
  * A missing 1/sqrt(N) or a wrong scale in any layer gives an O(1) plateau (exponent ~ 0).
  */
 describe('empirical kernels at t = 0 approach the infinite-width kernels like 1/sqrt(N)', () => {
-  const cfg = parseConfig({
-    data: { synthetic: { kind: 'single-index', P: 5, Ptest: 2, D: 4, seed: 3 } },
-    model: { depth: 2, activation: 'tanh', gamma0: 1 },
-    train: { T: 1, record: 2 },
-    output: { kernels: true },
-  });
+  const cfg = parsedConfig(
+    { P: 5, Ptest: 2, D: 4, seed: 3 },
+    { model: { depth: 2, activation: 'tanh', gamma0: 1 }, train: { T: 1, record: 2 }, output: { kernels: true } },
+  );
   const theory = initialKernels(allInputs(cfg), 2, 'tanh');
   const want = [...theory.Phi.slice(1), ...theory.G.slice(1, 3), theory.ntk].map((k) => Array.from(k.data));
 

@@ -1,16 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/core/config.js';
 import { InputError } from '../src/core/errors.js';
 import { simulate } from '../src/sim/ensemble.js';
 import { DEFAULT_DT, defaultIntegrator, simulateNetwork } from '../src/sim/train.js';
+import { parsedConfig } from './helpers.js';
 
 /** The standard problem (P = 10 + 20 test points, D = 8) with a kinked or smooth activation. */
 function config(activation: string, depth = 1, train: object = { T: 5, record: 11 }) {
-  return parseConfig({
-    data: { synthetic: { kind: 'single-index', P: 10, Ptest: 20, D: 8, seed: 0 } },
-    model: { depth, activation, gamma0: 1.5 },
-    train,
-  });
+  return parsedConfig({ P: 10, Ptest: 20, D: 8, seed: 0 }, { model: { depth, activation, gamma0: 1.5 }, train });
 }
 
 const maxRel = (a: number[], b: number[]) => Math.max(...a.map((x, k) => Math.abs(x - b[k]) / b[k]));

@@ -1,16 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/core/config.js';
 import { fromRows } from '../src/core/linalg.js';
 import { lazyCurves, solveLazy } from '../src/theory/lazy.js';
 import { simulateNetwork, type NetworkRun } from '../src/sim/train.js';
+import { parsedConfig } from './helpers.js';
 
 function config(depth: number, gamma0: number) {
-  return parseConfig({
-    data: { synthetic: { kind: 'sum', P: 10, Ptest: 6, D: 5, seed: 7 } },
-    model: { depth, activation: 'tanh', gamma0 },
-    train: { T: 5, record: 11 },
-    output: { kernels: true },
-  });
+  return parsedConfig(
+    { kind: 'sum', P: 10, Ptest: 6, D: 5, seed: 7 },
+    { model: { depth, activation: 'tanh', gamma0 }, train: { T: 5, record: 11 }, output: { kernels: true } },
+  );
 }
 
 /** max over t of |loss - lazy loss| with the lazy curves of the network's own NTK at t = 0 (train and test). */

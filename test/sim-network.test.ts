@@ -1,17 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig, type ActivationName } from '../src/core/config.js';
+import type { ActivationName } from '../src/core/config.js';
 import { halfMeanSquare } from '../src/core/result.js';
 import { initialParams, Network, paramCount, paramViews } from '../src/sim/network.js';
 import { EULER, LowRankStepper, RK4 } from '../src/sim/stepper.js';
 import { addLowRank, addTransposedProduct, crossDots, pairAxpy, pairDots } from '../src/sim/matrix.js';
 import { Arena, simdSupported } from '../src/sim/wasm/arena.js';
+import { parsedConfig } from './helpers.js';
 
 function config(depth: number, act: ActivationName, gamma0 = 0.7) {
-  return parseConfig({
-    data: { synthetic: { kind: 'sum', P: 5, Ptest: 3, D: 3, seed: 4 } },
-    model: { depth, activation: act, gamma0 },
-    train: { T: 1, record: 2 },
-  });
+  return parsedConfig(
+    { kind: 'sum', P: 5, Ptest: 3, D: 3, seed: 4 },
+    { model: { depth, activation: act, gamma0 }, train: { T: 1, record: 2 } },
+  );
 }
 
 /** A small network with f(0) centering and its parameter vector. */

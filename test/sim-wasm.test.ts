@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/core/config.js';
 import { initialParams, Network, paramViews } from '../src/sim/network.js';
 import { RK4, LowRankStepper } from '../src/sim/stepper.js';
 import { Arena, kernelPath, simdFor, simdSupported } from '../src/sim/wasm/arena.js';
+import { parsedConfig } from './helpers.js';
 
 /** scripts/build-wasm.mjs needs the wabt package (a devDependency); without it the check is skipped. */
 const wabtInstalled = await import('wabt').then(
@@ -61,11 +61,10 @@ describe('WebAssembly kernels (src/sim/wasm)', () => {
   });
 
   describe('simd and scalar networks take the same RK4 steps to rounding', () => {
-    const cfg = parseConfig({
-      data: { synthetic: { kind: 'single-index', P: 7, Ptest: 4, D: 5, seed: 2 } },
-      model: { depth: 3, activation: 'tanh', gamma0: 0.8 },
-      train: { T: 1, record: 2 },
-    });
+    const cfg = parsedConfig(
+      { P: 7, Ptest: 4, D: 5, seed: 2 },
+      { model: { depth: 3, activation: 'tanh', gamma0: 0.8 }, train: { T: 1, record: 2 } },
+    );
     // odd width: every kernel's scalar column and odd row pairing; 3 layers: both backward products
     const N = 37;
 

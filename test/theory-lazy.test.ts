@@ -8,14 +8,13 @@ import { block, type Dense } from '../src/core/linalg.js';
 import { initialKernels } from '../src/theory/kernels.js';
 import { lazyCurves, solveLazy } from '../src/theory/lazy.js';
 import { allInputs } from '../src/core/schedule.js';
+import { parsedConfig } from './helpers.js';
 
 const base = (activation: string, depth: number): Config =>
-  parseConfig({
-    data: { synthetic: { kind: 'sum', P: 10, Ptest: 15, D: 6, seed: 11 } },
-    model: { depth, activation, gamma0: 1 },
-    train: { T: 12, record: 13 },
-    output: { predictions: true },
-  });
+  parsedConfig(
+    { kind: 'sum', P: 10, Ptest: 15, D: 6, seed: 11 },
+    { model: { depth, activation, gamma0: 1 }, train: { T: 12, record: 13 }, output: { predictions: true } },
+  );
 
 /** Independent: integrate df/dt = (1/P) K_{:,train} Delta with adaptive Cash-Karp at tight tolerance. */
 function integrateFlow(K: Dense, P: number, y: number[], times: number[]): number[][] {

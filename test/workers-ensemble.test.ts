@@ -1,9 +1,4 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 // the compiled modules (npm test builds first): the pool runs dist/workers/sim-worker.js
 import { parseConfig } from '../dist/src/core/config.js';
 import { ConvergenceError } from '../dist/src/core/errors.js';
@@ -13,13 +8,12 @@ import { simulateParallel } from '../dist/workers/ensemble.js';
 import type { Pool } from '../dist/workers/pool.js';
 import { simPool } from '../dist/workers/scripts.js';
 import type { SimApi } from '../dist/workers/sim-worker.js';
+import { rawConfig, runCli, tempDir, writeIn } from './helpers.js';
 
-const raw = {
-  data: { synthetic: { kind: 'sum', P: 6, Ptest: 4, D: 5, seed: 3 } },
-  model: { depth: 2, activation: 'tanh', gamma0: 1.5 },
-  train: { T: 4, record: 5 },
-  output: { predictions: true, kernels: true },
-};
+const raw = rawConfig(
+  { kind: 'sum', P: 6, Ptest: 4, D: 5, seed: 3 },
+  { model: { depth: 2, activation: 'tanh', gamma0: 1.5 }, train: { T: 4, record: 5 }, output: { predictions: true, kernels: true } },
+);
 const cfg = parseConfig(raw);
 const opts = { width: 48, seeds: 5 };
 
@@ -76,26 +70,20 @@ describe('simulation ensembles in workers', () => {
   });
 
   it('dmft simulate --workers W: the same result for W = 1, 2, 4; divergence exits 3 naming the seed', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dmft-simw-'));
-    const cli = fileURLToPath(new URL('../dist/src/cli.js', import.meta.url));
-    const file = join(dir, 'c.json');
-    writeFileSync(file, JSON.stringify({ ...raw, output: undefined }));
-    const run = (w: string) =>
-      spawnSync(process.execPath, [cli, 'simulate', file, '--width', '32', '--seeds', '4', '--workers', w], { encoding: 'utf8' });
+    const dir = tempDir('simw');
+    const file = writeIn(dir, 'c.json', { ...raw, output: undefined });
+    const run = (w: string) => runCli(['simulate', file, '--width', '32', '--seeds', '4', '--workers', w]);
     const [one, two, four] = ['1', '2', '4'].map(run);
     expect(one.status, one.stderr).toBe(0);
     const results = [one, two, four].map((r) => timeless(JSON.parse(r.stdout)));
     expect(results[1]).toEqual(results[0]);
     expect(results[2]).toEqual(results[0]);
-    writeFileSync(
-      file,
-      JSON.stringify({
-        ...raw,
-        output: undefined,
-        model: { depth: 1, activation: 'tanh', gamma0: 0.5 },
-        train: { steps: 10, lr: 1000, record: 6 },
-      }),
-    );
+    writeIn(dir, 'c.json', {
+      ...raw,
+      output: undefined,
+      model: { depth: 1, activation: 'tanh', gamma0: 0.5 },
+      train: { steps: 10, lr: 1000, record: 6 },
+    });
     const bad = run('2');
     expect(bad.status).toBe(3);
     expect(bad.stderr).toMatch(/^dmft: seed [0-3]: simulation diverged at t = /);

@@ -3,15 +3,20 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../dist/src/core/config.js';
 import { solve } from '../dist/src/dmft/solve.js';
 import { solveWorkers } from '../dist/workers/solve.js';
+import { rawConfig } from './helpers.js';
 
 const config = (method: string, samples: number) =>
-  parseConfig({
-    data: { synthetic: { kind: 'single-index', P: 4, Ptest: 3, D: 4, seed: 2 } },
-    model: { depth: 2, activation: 'tanh', gamma0: 1 },
-    train: { T: 2, record: 5 },
-    solver: { method, samples, replicas: 4, dt: 0.25, seed: 7 },
-    output: { predictions: true, kernels: true },
-  });
+  parseConfig(
+    rawConfig(
+      { P: 4, Ptest: 3, D: 4, seed: 2 },
+      {
+        model: { depth: 2, activation: 'tanh', gamma0: 1 },
+        train: { T: 2, record: 5 },
+        solver: { method, samples, replicas: 4, dt: 0.25, seed: 7 },
+        output: { predictions: true, kernels: true },
+      },
+    ),
+  );
 
 /** Everything but the wall-clock fields of meta (also those of an accuracy-targeted solve's stages). */
 const numbers = (r: Record<string, unknown>) => {

@@ -1,33 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../src/core/config.js';
 import { simulate } from '../src/sim/ensemble.js';
+import { rawConfig, runCli, tempDir, writeIn } from './helpers.js';
 
-// The compiled command line (npm test builds first).
-const CLI = fileURLToPath(new URL('../dist/src/cli.js', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'dmft-sim-cli-'));
+// `dmft simulate` (src/cli/simulate.ts), the compiled command line (npm test builds first).
+const dir = tempDir('simulate');
 
-function dmft(args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-const config = {
-  data: { synthetic: { kind: 'single-index', P: 6, Ptest: 4, D: 4, seed: 1 } },
-  model: { depth: 2, activation: 'erf', gamma0: 1 },
-  train: { T: 2, record: 5 },
-};
-const file = join(dir, 'config.json');
-writeFileSync(file, JSON.stringify(config));
+const config = rawConfig(
+  { P: 6, Ptest: 4, D: 4, seed: 1 },
+  { model: { depth: 2, activation: 'erf', gamma0: 1 }, train: { T: 2, record: 5 } },
+);
+const file = writeIn(dir, 'config.json', config);
 
 describe('dmft simulate', () => {
   it('writes the INTERFACE result with width, seeds and standard errors, equal to the library', () => {
     const out = join(dir, 'res.json');
-    const r = dmft([
+    const r = runCli([
       'simulate',
       file,
       '--width',
@@ -43,8 +33,8 @@ describe('dmft simulate', () => {
       '--out',
       out,
     ]);
-    expect(r.code).toBe(0);
-    expect(r.out).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('');
     const res = JSON.parse(readFileSync(out, 'utf8'));
     const lib = simulate(parseConfig(config), { width: 32, seeds: 3, integrator: 'rk4', dt: 0.05 });
     expect(res.t).toEqual([0, 0.5, 1, 1.5, 2]);
@@ -59,10 +49,10 @@ describe('dmft simulate', () => {
     expect(res.meta.integrator).toBe('rk4');
     // default integrator (Cash-Karp) to standard output; no progress bar when stderr is not a terminal, only the
     // result's warning
-    const d = dmft(['simulate', file, '--width', '16', '--seeds', '1']);
-    expect(d.code).toBe(0);
-    expect(d.err).toBe('dmft: warning: one seed: the standard errors are not estimated (reported as 0)\n');
-    expect(JSON.parse(d.out).meta.integrator).toBe('ck');
+    const d = runCli(['simulate', file, '--width', '16', '--seeds', '1']);
+    expect(d.status).toBe(0);
+    expect(d.stderr).toBe('dmft: warning: one seed: the standard errors are not estimated (reported as 0)\n');
+    expect(JSON.parse(d.stdout).meta.integrator).toBe('ck');
   });
 
   const refused: [string[], string][] = [
@@ -77,24 +67,23 @@ describe('dmft simulate', () => {
   ];
   for (const [args, message] of refused)
     it(`refuses ${args.join(' ')} in one line, exit 2`, () => {
-      const r = dmft(['simulate', file, ...args]);
-      expect(r.code).toBe(2);
-      expect(r.err.trim()).toBe(`dmft: ${message}`);
-      expect(r.out).toBe('');
+      const r = runCli(['simulate', file, ...args]);
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim()).toBe(`dmft: ${message}`);
+      expect(r.stdout).toBe('');
     });
 
   it('refuses gamma0 = 0 naming model.gamma0', () => {
-    const z = join(dir, 'zero.json');
-    writeFileSync(z, JSON.stringify({ ...config, model: { ...config.model, gamma0: 0 } }));
-    const r = dmft(['simulate', z, '--width', '8', '--seeds', '1']);
-    expect(r.code).toBe(2);
-    expect(r.err.trim()).toMatch(/^dmft: model\.gamma0: must be > 0/);
+    const z = writeIn(dir, 'zero.json', { ...config, model: { ...config.model, gamma0: 0 } });
+    const r = runCli(['simulate', z, '--width', '8', '--seeds', '1']);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toMatch(/^dmft: model\.gamma0: must be > 0/);
   });
 
   it('--help documents every option', () => {
-    const r = dmft(['simulate', '--help']);
-    expect(r.code).toBe(0);
+    const r = runCli(['simulate', '--help']);
+    expect(r.status).toBe(0);
     for (const o of ['--width <N>', '--seeds <S>', '--integrator <name>', '--dt <h>', '--tol <x>', '--workers <W>', '--out <file>'])
-      expect(r.out).toContain(o);
+      expect(r.stdout).toContain(o);
   });
 });

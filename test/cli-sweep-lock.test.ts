@@ -1,35 +1,25 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CLI, rawConfig, runCli, tempDir, writeIn } from './helpers.js';
 
-const CLI = fileURLToPath(new URL('../dist/src/cli.js', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'dmft-sweep-lock-'));
+const dir = tempDir('sweep-lock');
+/** The command line, run in the test directory. */
+const dmft = (...args: string[]) => runCli(args, { cwd: dir });
 
-const dmft = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: dir });
-  return { code: r.status, err: r.stderr };
-};
-
-const base = {
-  data: { synthetic: { kind: 'single-index', P: 8, Ptest: 6, D: 4, seed: 1 } },
-  model: { depth: 1, activation: 'tanh', gamma0: 1 },
-  train: { T: 10, record: 6 },
-};
-const lazyFile = join(dir, 'lazy.json');
-writeFileSync(lazyFile, JSON.stringify({ base, run: { kind: 'lazy' }, grid: { 'model.depth': [1, 2, 3] } }));
-
-const manyFile = join(dir, 'many.json');
-writeFileSync(
-  manyFile,
-  JSON.stringify({
-    base,
-    run: { kind: 'simulate', seeds: 2, width: 256 },
-    grid: { 'model.gamma0': [0.25, 0.5, 1, 2], 'train.T': [10, 11, 12, 13, 14, 15, 16, 17, 18, 19] },
-  }),
+const base = rawConfig(
+  { P: 8, Ptest: 6, D: 4, seed: 1 },
+  { model: { depth: 1, activation: 'tanh', gamma0: 1 }, train: { T: 10, record: 6 } },
 );
+const lazyFile = writeIn(dir, 'lazy.json', { base, run: { kind: 'lazy' }, grid: { 'model.depth': [1, 2, 3] } });
+
+const manyFile = writeIn(dir, 'many.json', {
+  base,
+  run: { kind: 'simulate', seeds: 2, width: 256 },
+  grid: { 'model.gamma0': [0.25, 0.5, 1, 2], 'train.T': [10, 11, 12, 13, 14, 15, 16, 17, 18, 19] },
+});
 
 const ISO = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ';
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -71,19 +61,19 @@ describe('dmft sweep: one process writes a directory', () => {
     });
     await until(() => existsSync(join(out, 'sweep.lock.json')), 'the holder file');
     const second = dmft('sweep', manyFile, '--out', out);
-    expect(second.code).toBe(2);
-    expect(second.err).toMatch(
+    expect(second.status).toBe(2);
+    expect(second.stderr).toMatch(
       new RegExp(
         `^dmft: --out: ${esc(out)} is locked by pid ${first.pid} on host ${esc(hostname())} since ${ISO} \\(dmft sweep run\\); --wait waits for it\\n$`,
       ),
     );
     // merge locks its --out too; merging from a directory being written warns and merges what is there
     const merge = dmft('sweep', 'merge', out, '--out', out);
-    expect([merge.code, merge.err.split('\n').slice(-2).join('\n')]).toEqual([2, second.err]);
+    expect([merge.status, merge.stderr.split('\n').slice(-2).join('\n')]).toEqual([2, second.stderr]);
     const partial = dmft('sweep', 'merge', out, '--out', join(dir, 'busy-merged'));
-    expect(partial.code, partial.err).toBe(0);
-    expect(partial.err).toContain(`dmft: ${out} is still being written by pid ${first.pid} on host ${hostname()} since `);
-    expect(partial.err).toMatch(/\nmerged \d+ of 40 points into .*busy-merged; missing: points /);
+    expect(partial.status, partial.stderr).toBe(0);
+    expect(partial.stderr).toContain(`dmft: ${out} is still being written by pid ${first.pid} on host ${hostname()} since `);
+    expect(partial.stderr).toMatch(/\nmerged \d+ of 40 points into .*busy-merged; missing: points /);
     // SIGTERM: the first says what it recorded, releases the lock and exits 143
     first.kill('SIGTERM');
     expect(await exited, firstErr).toBe(143);
@@ -100,7 +90,7 @@ describe('dmft sweep: one process writes a directory', () => {
     const out = join(dir, 'waited');
     mkdirSync(out);
     fakeLock(out, { pid: process.pid, host: 'node-elsewhere' });
-    expect(dmft('sweep', lazyFile, '--out', out).err).toBe(
+    expect(dmft('sweep', lazyFile, '--out', out).stderr).toBe(
       `dmft: --out: ${out} is locked by pid ${process.pid} on host node-elsewhere since 2026-01-02T03:04:05Z (dmft sweep run); --wait waits for it\n`,
     );
     const waiter = spawn(process.execPath, [CLI, 'sweep', lazyFile, '--out', out, '--wait'], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -129,8 +119,8 @@ describe('dmft sweep: one process writes a directory', () => {
     mkdirSync(gone);
     fakeLock(gone, { pid: dead, host: hostname() });
     const r = dmft('sweep', lazyFile, '--out', gone);
-    expect(r.code, r.err).toBe(0);
-    expect(r.err.split('\n')[0]).toBe(
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr.split('\n')[0]).toBe(
       `dmft: taking over the lock of ${gone} from pid ${dead} on host ${hostname()} since 2026-01-02T03:04:05Z (dmft sweep run): that process is gone`,
     );
     expect(keys(gone)).toHaveLength(3);
@@ -140,8 +130,8 @@ describe('dmft sweep: one process writes a directory', () => {
     mkdirSync(old);
     fakeLock(old, { pid: process.pid, host: 'node-elsewhere' }, new Date(Date.now() - 60_000));
     const s = dmft('sweep', lazyFile, '--out', old);
-    expect(s.code, s.err).toBe(0);
-    expect(s.err.split('\n')[0]).toMatch(
+    expect(s.status, s.stderr).toBe(0);
+    expect(s.stderr.split('\n')[0]).toMatch(
       new RegExp(
         `^dmft: took over the stale lock of ${esc(old)} from pid ${process.pid} on host node-elsewhere since 2026-01-02T03:04:05Z \\(dmft sweep run\\): not refreshed since ${ISO}$`,
       ),
@@ -152,15 +142,14 @@ describe('dmft sweep: one process writes a directory', () => {
 
   it('the lock is released on a refusal (exit 2) and by merge', () => {
     const out = join(dir, 'refusing');
-    expect(dmft('sweep', lazyFile, '--out', out).code).toBe(0);
-    const otherFile = join(dir, 'other.json');
-    writeFileSync(otherFile, JSON.stringify({ base, run: { kind: 'lazy' }, grid: { 'model.depth': [4] } }));
+    expect(dmft('sweep', lazyFile, '--out', out).status).toBe(0);
+    const otherFile = writeIn(dir, 'other.json', { base, run: { kind: 'lazy' }, grid: { 'model.depth': [4] } });
     const r = dmft('sweep', otherFile, '--out', out);
-    expect(r.code).toBe(2);
-    expect(r.err).toMatch(/holds the results of a different sweep/);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/holds the results of a different sweep/);
     expect(unlocked(out)).toBe(true);
     const merged = join(dir, 'refusing-merged');
-    expect(dmft('sweep', 'merge', out, '--out', merged).code).toBe(0);
+    expect(dmft('sweep', 'merge', out, '--out', merged).status).toBe(0);
     expect(unlocked(merged)).toBe(true);
   });
 });

@@ -1,26 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CLI, rawConfig, runCli, tempDir, writeIn } from './helpers.js';
 
-const CLI = fileURLToPath(new URL('../dist/src/cli.js', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'dmft-sweep-kill-'));
+const dir = tempDir('sweep-kill');
 
-const sweepFile = join(dir, 'sweep.json');
-writeFileSync(
-  sweepFile,
-  JSON.stringify({
-    base: {
-      data: { synthetic: { kind: 'single-index', P: 8, Ptest: 6, D: 4, seed: 1 } },
-      model: { depth: 1, activation: 'tanh', gamma0: 1 },
-      train: { T: 10, record: 6 },
-    },
-    run: { kind: 'simulate', seeds: 2 },
-    grid: { 'model.gamma0': [0.25, 0.5, 1, 2], width: [128, 256] },
-  }),
-);
+const sweepFile = writeIn(dir, 'sweep.json', {
+  base: rawConfig({ P: 8, Ptest: 6, D: 4, seed: 1 }, { model: { depth: 1, activation: 'tanh', gamma0: 1 }, train: { T: 10, record: 6 } }),
+  run: { kind: 'simulate', seeds: 2 },
+  grid: { 'model.gamma0': [0.25, 0.5, 1, 2], width: [128, 256] },
+});
 
 const lines = (out: string) =>
   existsSync(join(out, 'results.jsonl'))
@@ -41,7 +31,7 @@ const records = (out: string) =>
     })
     .sort((a, b) => a.index - b.index);
 
-const sweep = (out: string) => spawnSync(process.execPath, [CLI, 'sweep', sweepFile, '--out', out, '--workers', '2'], { encoding: 'utf8' });
+const sweep = (out: string) => runCli(['sweep', sweepFile, '--out', out, '--workers', '2']);
 
 describe('dmft sweep after SIGKILL, SIGINT', () => {
   it('resumes where it was killed and ends equal to an uninterrupted run', async () => {

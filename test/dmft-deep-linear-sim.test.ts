@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/core/config.js';
 import { solve } from '../src/dmft/solve.js';
 import { simulate } from '../src/sim/ensemble.js';
+import { parsedConfig } from './helpers.js';
 
 /**
  * Reduced version of examples/validate-dmft.ts: deep linear L = 2 DMFT against simulated networks.
@@ -12,11 +12,10 @@ import { simulate } from '../src/sim/ensemble.js';
  */
 describe('deep-linear DMFT against simulated networks (reduced)', () => {
   it('L = 2, gamma0 = 1: the 1/N-extrapolated ensemble agrees at every recorded time', () => {
-    const cfg = parseConfig({
-      data: { synthetic: { kind: 'single-index', P: 6, Ptest: 4, D: 4, seed: 1 } },
-      model: { depth: 2, activation: 'linear', gamma0: 1 },
-      train: { T: 1.5, record: 4 },
-    });
+    const cfg = parsedConfig(
+      { P: 6, Ptest: 4, D: 4, seed: 1 },
+      { model: { depth: 2, activation: 'linear', gamma0: 1 }, train: { T: 1.5, record: 4 } },
+    );
     const small = simulate(cfg, { width: 500, seeds: 8, integrator: 'rk4', dt: 0.05 });
     const large = simulate(cfg, { width: 1000, seeds: 8, integrator: 'rk4', dt: 0.05 });
     const theory = solve(cfg, { times: large.t });
