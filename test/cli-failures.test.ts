@@ -57,7 +57,8 @@ describe('no silent wrong answer', () => {
     );
     const result = JSON.parse(r.stdout);
     expect(result.t).toHaveLength(11);
-    expect(result.meta.lrStability).toBeGreaterThan(2);
+    expect(result.meta.lrStability).toHaveLength(11);
+    expect(result.meta.lrStability[0]).toBeGreaterThan(2);
     // the unstable mode grows: the last loss is far above the first
     expect(result.trainLoss[10]).toBeGreaterThan(100 * result.trainLoss[0]);
   });

@@ -7,7 +7,7 @@ import { fromRows } from '../src/core/linalg.js';
 import { stream } from '../src/core/rng.js';
 import { inputCoordinates } from '../src/dmft/coordinates.js';
 import { solveDeepLinear, type DeepLinearSolution } from '../src/dmft/deep-linear.js';
-import { trapezoidWeights } from '../src/dmft/grid.js';
+import { memoryWeights, timeRule } from '../src/dmft/grid.js';
 import { solve } from '../src/dmft/solve.js';
 import { initialKernels, inputKernel } from '../src/theory/kernels.js';
 import { solveLazy } from '../src/theory/lazy.js';
@@ -171,8 +171,8 @@ describe('deep-linear closed-form site averages', () => {
   const P = cfg.data.X.length;
   const coords = inputCoordinates(Kx, P);
   const sol: DeepLinearSolution = solveDeepLinear(
-    { coords, Kx, P, y: cfg.data.y, L: 2, gamma0: 1.2, times: [1, 2, 3] },
-    { dt: 0.25, tol: 1e-12, maxIterations: 50 },
+    { coords, Kx, P, y: cfg.data.y, L: 2, gamma0: 1.2, rule: timeRule({ kind: 'flow', t: [1, 2, 3] }, 0.25) },
+    { tol: 1e-12, maxIterations: 50 },
   );
   const { t, m, layers } = sol.twoTime;
   const R = coords.R,
@@ -210,7 +210,8 @@ describe('deep-linear closed-form site averages', () => {
     }
     return { zeta, z };
   }
-  const W = Array.from({ length: K1 }, (_, k) => trapezoidWeights(t, k));
+  const rule = timeRule({ kind: 'flow', t: [1, 2, 3] }, 0.25);
+  const W = Array.from({ length: K1 }, (_, k) => memoryWeights(rule, k));
   const w = (k: number) => W[k];
   /** tabulated operator rows, op(k, j) for j <= k */
   const table = (op: (k: number, j: number) => number[]) => {
