@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { block, toRows } from '../src/core/linalg.js';
-import { lossAlongNtk } from '../src/dmft/observables.js';
+import { block, fromRows, toRows } from '../src/core/linalg.js';
+import { lossAlongNtk, lrStability } from '../src/dmft/observables.js';
 import { solve } from '../src/dmft/solve.js';
 import { swapCurves } from '../examples/kernel-swap.js';
 import { initialKernels } from '../src/theory/kernels.js';
@@ -78,5 +78,34 @@ describe('kernel swap (examples/kernel-swap.ts): which kernel carries a gap', ()
     close(swapped['G^1'], lossAlongNtk(reference.t, moved, c.data.y), 1e-10);
     const last = simPath.length - 1;
     expect(Math.abs(swapped['G^1'][last] / simPath[last] - 1)).toBeGreaterThan(0.005);
+  });
+});
+
+describe('lrStability', () => {
+  it('is lr lambda_max(K_train) / P, also for the huge kernels of a diverging run; NaN stays NaN', () => {
+    // train block [[2, 1], [1, 2]] (eigenvalues 1 and 3) of a 3 x 3 kernel, P = 2
+    const K = fromRows([
+      [2, 1, 5],
+      [1, 2, 5],
+      [5, 5, 9],
+    ]);
+    expect(lrStability([K], 0.5, 2)[0]).toBeCloseTo(0.75, 12);
+    const huge = fromRows([
+      [2e300, 1e300],
+      [1e300, 2e300],
+    ]);
+    expect(lrStability([huge], 0.5, 2)[0] / 0.75e300).toBeCloseTo(1, 12);
+    expect(
+      lrStability(
+        [
+          fromRows([
+            [NaN, 0],
+            [0, 1],
+          ]),
+        ],
+        0.5,
+        2,
+      )[0],
+    ).toBeNaN();
   });
 });

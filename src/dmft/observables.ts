@@ -27,9 +27,13 @@ export function alignment(K: Dense, y: readonly number[]): number {
  */
 export function lrStability(ntk: readonly Dense[], lr: number, P: number): number[] {
   return ntk.map((K) => {
-    if (!K.data.every(Number.isFinite)) return NaN;
-    const { values } = symmetricEigen(block(K, 0, P, 0, P));
-    return (lr * values[values.length - 1]) / P;
+    const train = block(K, 0, P, 0, P);
+    // scaled to entries of size 1 first, so that a diverging run's kernel does not overflow the eigensolver
+    const scale = Math.max(...train.data.map(Math.abs));
+    if (!Number.isFinite(scale)) return train.data.some(Number.isNaN) ? NaN : Infinity;
+    if (scale === 0) return 0;
+    const { values } = symmetricEigen({ ...train, data: train.data.map((v) => v / scale) });
+    return (lr * values[values.length - 1] * scale) / P;
   });
 }
 
