@@ -4,15 +4,15 @@ import { InputError } from '../core/errors.js';
 import { availableMemory, formatBytes } from '../core/memory.js';
 import { GaussianSampler } from '../core/gaussian.js';
 import { dense, toRows, type Dense } from '../core/linalg.js';
-import { addWarning, makeMeta, type MonteCarloMeta, type Result } from '../core/result.js';
+import { addWarning, BLOWUP, halfMeanSquare, makeMeta, type MonteCarloMeta, type Result } from '../core/result.js';
 import { pointwiseSem } from '../core/stats.js';
 import { activation } from '../theory/activations.js';
 import { initialKernels, inputKernel } from '../theory/kernels.js';
 import { allInputs, type Schedule } from '../core/schedule.js';
 import { timeRule, type TimeRule } from './grid.js';
 import { COMMON_OPTIONS } from './options.js';
-import { marchReplica, replicaBytes, replicaShape, type McProblem, type McRun, type ReplicaShape } from './mc/march.js';
-import { alignment, lossCurve, preactivationHistogram, relativeLossError, trainBlock } from './observables.js';
+import { marchReplica, replicaBytes, replicaShape, type McProblem, type McRecord, type McRun, type ReplicaShape } from './mc/march.js';
+import { alignment, lossCurve, lrStability, preactivationHistogram, relativeLossError, trainBlock } from './observables.js';
 
 /**
  * `dmft solve` for deep nonlinear networks (THEORY.md sections 3-4): the Monte Carlo single-site solver of
@@ -155,9 +155,8 @@ export interface McPlan {
 type McSizes = Omit<McPlan, 'pb'> & { shape: ReplicaShape; grid: TimeRule };
 
 function planSizes(cfg: Config, schedule: Schedule, o: McSolverOptions, method: 'monte-carlo' | 'gradient-independent'): McSizes {
-  // gradient flow only (src/dmft/methods.ts: solve refuses train.steps before this)
   const { data, model } = cfg;
-  const times = (schedule as Extract<Schedule, { kind: 'flow' }>).t;
+  if (schedule.kind === 'gd') refuseFlowOptions(o);
   const replicas = o.replicas ?? MC_DEFAULTS.replicas;
   const samples = o.samples ?? MC_DEFAULTS.samples;
   const M = Math.ceil(samples / replicas);
@@ -167,12 +166,51 @@ function planSizes(cfg: Config, schedule: Schedule, o: McSolverOptions, method: 
   if (o.kinkWidth !== undefined && !act.kink)
     throw new InputError('solver.kinkWidth', `smooths the delta(h) of a kinked activation (relu); ${model.activation} has none`);
   const responseSamples = defaultResponseSamples(M, act.kink === true, o);
-  const maxStep = o.dt ?? times[times.length - 1] / MC_DEFAULTS.steps;
+  // gradient descent: the grid is t_k = k lr, every step (grid.ts timeRule); gradient flow: steps of at most solver.dt
+  const maxStep = schedule.kind === 'gd' ? schedule.lr : (o.dt ?? schedule.t[schedule.t.length - 1] / MC_DEFAULTS.steps);
   const grid = timeRule(schedule, maxStep);
+  const times = schedule.kind === 'gd' ? grid.index.map((k) => grid.t[k]) : schedule.t;
   const P = data.X.length,
     n = P + (data.Xtest?.length ?? 0);
-  const shape = { P, n, L: model.depth, K1: grid.t.length, records: grid.index.length, kink: act.kink === true };
+  const explicit = schedule.kind === 'gd';
+  const shape = {
+    P,
+    n,
+    L: model.depth,
+    K1: grid.t.length,
+    records: grid.index.length,
+    kink: act.kink === true,
+    explicit,
+    tangent: explicit && outputOf(method, act.kink === true, schedule, gamma0Of(cfg)) === 'fields',
+  };
   return { method, times, replicas, M, responses, responseSamples, maxStep, options: o, shape, grid };
+}
+
+/**
+ * Gradient descent steps on its own grid, t_k = k train.lr, one explicit pass per step (THEORY.md section 6;
+ * ./mc/march.ts): the options of gradient flow's grid and per-step fixed point have nothing to set, and are refused
+ * rather than ignored.
+ */
+function refuseFlowOptions(o: McSolverOptions): void {
+  const why = {
+    dt: 'gradient descent steps on its own grid, t_k = k train.lr (solver.dt is the grid step of gradient flow, train.T)',
+    tol: 'gradient descent solves each step in one explicit pass, with no fixed point to converge (solver.tol is for gradient flow, train.T)',
+    maxIterations:
+      'gradient descent solves each step in one explicit pass, with no fixed point to iterate (solver.maxIterations is for gradient flow, train.T)',
+  } as const;
+  for (const key of ['dt', 'tol', 'maxIterations'] as const) if (o[key] !== undefined) throw new InputError(`solver.${key}`, why[key]);
+}
+
+const gamma0Of = (cfg: Config) => (cfg.model.parameterization === 'ntk' ? 0 : cfg.model.gamma0);
+
+/**
+ * Where the outputs come from (McProblem.output): read off the fields for the full solution of a kinked activation
+ * (gradient flow) and for the full solution under gradient descent (any activation: the NTK-Euler step is exact only
+ * in the lazy limit, THEORY.md section 6); along the NTK otherwise (gradient flow of smooth activations, gradient
+ * independence, gamma0 = 0).
+ */
+function outputOf(method: McPlan['method'], kink: boolean, schedule: Schedule, gamma0: number): McProblem['output'] {
+  return method === 'monte-carlo' && (kink || schedule.kind === 'gd') && gamma0 > 0 ? 'fields' : 'ntk';
 }
 
 export function planMonteCarlo(
@@ -186,7 +224,7 @@ export function planMonteCarlo(
   const X = allInputs(cfg);
   const Kx = inputKernel(X);
   const act = activation(model.activation);
-  const gamma0 = model.parameterization === 'ntk' ? 0 : model.gamma0;
+  const gamma0 = gamma0Of(cfg);
   const init = initialKernels(X, model.depth, model.activation, solver.quadrature);
   const ntkExact0 = o.controlVariate === false ? undefined : init.ntk;
   // relu's delta(h): width kinkWidth x the point's preactivation scale at t = 0, sqrt(Phi^{l-1}_{mu mu}) (Phi^0 = K^x)
@@ -196,8 +234,7 @@ export function planMonteCarlo(
         Float64Array.from({ length: Phi.rows }, (_, mu) => width * Math.sqrt(Phi.data[mu * Phi.rows + mu])),
       )
     : undefined;
-  // kinked activations read f off the fields in the full solution; the rest flows along the NTK (McProblem.output)
-  const output = method === 'monte-carlo' && act.kink === true && gamma0 > 0 ? 'fields' : 'ntk';
+  const output = outputOf(method, act.kink === true, schedule, gamma0);
   const pb: McProblem = {
     Kx,
     Fx: new GaussianSampler(Kx).factor,
@@ -392,10 +429,17 @@ export function solveMonteCarlo(
 /** The INTERFACE result from the replicas' runs (in replica order); `started` from performance.now(). */
 export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[], started: number): Result<MonteCarloMeta> {
   const { data, model, solver, output } = cfg;
-  const { method, times, replicas, M, responses, responseSamples, maxStep, options: o } = plan;
+  const { method, replicas, M, responses, responseSamples, maxStep, options: o } = plan;
   const P = plan.pb.P;
+  const gd = plan.pb.rule.kind === 'gd';
+  // gradient descent that diverged (McRun.stopped): the recorded steps before the first replica's stop, as the
+  // simulator's ensemble stops at its first diverging seed; that step is appended below for checkDivergence
+  const stops = runs.flatMap((run, r) => (run.stopped ? [{ r, ...run.stopped }] : []));
+  const stop = stops.length ? stops.reduce((a, b) => (b.step < a.step ? b : a)) : undefined;
+  const times = stop ? plan.times.slice(0, plan.pb.rule.index.filter((k) => k < stop.step).length) : plan.times;
+  const records = runs.map((run) => run.records.slice(0, times.length));
   // per replica and recorded time: predictions (train: y - Delta, test: f_test)
-  const preds = runs.map((run) => run.records.map((rec) => ({ train: rec.delta.map((d, a) => data.y[a] - d), test: rec.ftest })));
+  const preds = records.map((recs) => recs.map((rec) => ({ train: rec.delta.map((d, a) => data.y[a] - d), test: rec.ftest })));
   const meanOf = (pick: (run: number, i: number) => number[]) => times.map((_, i) => average(runs.map((_, r) => pick(r, i))));
   const train = meanOf((r, i) => preds[r][i].train);
   const test = meanOf((r, i) => preds[r][i].test);
@@ -416,10 +460,10 @@ export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[
         ),
       )
     : undefined;
-  const ntk = times.map((_, i) => averageDense(runs.map((run) => run.records[i].ntk)));
+  const ntk = times.map((_, i) => averageDense(records.map((recs) => recs[i].ntk)));
 
   // the self-check's statistics stay in meta.consistency, its warning goes with the others
-  const { warning, ...checked } = consistency(runs, data.y, trainLoss, method, plan.pb.output);
+  const { warning, ...checked } = consistency(records, data.y, trainLoss, method, plan.pb.output, gd);
   const result: Result<MonteCarloMeta> = {
     t: [...times],
     trainLoss,
@@ -432,6 +476,7 @@ export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[
       samples: M * replicas,
       replicas,
       ...(responses === 'exact' ? { responseSamples: { A: responseSamples.A * replicas, B: responseSamples.B * replicas } } : {}),
+      // gradient descent: every step t_k = k lr is a grid point (maxStep = lr), one explicit pass each (iterations)
       grid: { points: plan.pb.rule.t.length, maxStep },
       // peak bytes of one replica's arrays (replicasInMemory): what a larger solve would need, per replica at once
       bytesPerReplica: replicaBytes(replicaShape(plan.pb), { samples: M, responseSamples, responses }),
@@ -451,7 +496,7 @@ export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[
                     },
                   }
                 : {}),
-              ...(output.alignment ? { alignmentSem: sem((r) => runs[r].records.map((rec) => alignment(rec.ntk, data.y))) } : {}),
+              ...(output.alignment ? { alignmentSem: sem((r) => records[r].map((rec) => alignment(rec.ntk, data.y))) } : {}),
             },
           }
         : {}),
@@ -460,9 +505,28 @@ export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[
       timing: sumTimes(runs),
       seed: solver.seed,
       ...(o.controlVariate === false ? { controlVariate: false } : {}),
+      ...(plan.pb.rule.kind === 'gd' ? { lrStability: lrStability(ntk, plan.pb.rule.lr, P) } : {}),
     }),
   };
   if (warning) addWarning(result.meta, warning);
+  if (stop) {
+    // the step where the first replica's loss passed the limit, its own loss (firstDiverged flags it; solve throws)
+    const limit = BLOWUP * Math.max(halfMeanSquare(data.y), 1);
+    result.t.push(plan.pb.rule.t[stop.step]);
+    result.trainLoss.push(stop.trainLoss > limit ? stop.trainLoss : NaN);
+    result.trainLossSem!.push(NaN);
+    if (result.testLoss) (result.testLoss.push(NaN), result.testLossSem!.push(NaN));
+    addWarning(
+      result.meta,
+      `replica ${stop.r} of ${replicas} stopped at step ${stop.step} (t = ${+plan.pb.rule.t[stop.step].toPrecision(6)}): ` +
+        (Number.isFinite(stop.trainLoss)
+          ? stop.trainLoss > limit
+            ? `its train loss, ${stop.trainLoss.toExponential(3)}, passed the divergence limit ${limit.toExponential(3)} (${BLOWUP.toExponential(0)} max(Loss(0), 1), as the simulator's)`
+            : 'its test outputs became NaN/Infinity'
+          : 'its outputs became NaN/Infinity') +
+        (stops.length > 1 ? `; ${stops.length} of the ${replicas} replicas stopped before the last step` : ''),
+    );
+  }
   if (output.predictions) result.predictions = { train, ...(data.ytest ? { test } : {}) };
   if (output.kernels)
     result.kernels = {
@@ -490,8 +554,20 @@ export function combineReplicas(cfg: Config, plan: McPlan, runs: readonly McRun[
  * holds; with relu, sliding units make the flow faster, as in networks: McProblem.output); its standard error is
  * the jackknife over replicas (R >= 3). `deviation`: max over times of |difference| / max(loss, 1% of its start),
  * as the validation standard; `standardErrors`: the largest |difference| / SE over times t > 0.
+ * Gradient descent (`gd`): the same statistics, but not a check, and never a warning: the counterpart is the
+ * NTK-Euler step along the sampled NTKs (McRecord.deltaNtk), which misses the O(lr^2 gamma0^2) terms of each step
+ * that survive at infinite width (THEORY.md section 6), so the two differ by O(lr gamma0^2) at the exact solution
+ * (with gradient independence also by the missing responses). `deviation` then measures how far the exact
+ * discrete dynamics are from the NTK-Euler ones, and tends to gradient flow's check as lr -> 0.
  */
-function consistency(runs: readonly McRun[], y: readonly number[], trainLoss: number[], method: string, output: McProblem['output']) {
+function consistency(
+  runs: readonly McRecord[][],
+  y: readonly number[],
+  trainLoss: number[],
+  method: string,
+  output: McProblem['output'],
+  gd: boolean,
+) {
   const R = runs.length,
     P = y.length;
   const cross = (e: number[][]) => {
@@ -505,7 +581,7 @@ function consistency(runs: readonly McRun[], y: readonly number[], trainLoss: nu
     return s / (2 * P * e.length * (e.length - 1));
   };
   const residuals = (i: number, fields: boolean, skip = -1) =>
-    runs.filter((_, r) => r !== skip).map((run) => (fields ? run.records[i].fFields.map((f, a) => y[a] - f) : run.records[i].deltaNtk));
+    runs.filter((_, r) => r !== skip).map((recs) => (fields ? recs[i].fFields.map((f, a) => y[a] - f) : recs[i].deltaNtk));
   const loss = (i: number, fields: boolean, skip = -1) => cross(residuals(i, fields, skip));
   const times = trainLoss.map((_, i) => i);
   const fromFields = times.map((i) => loss(i, true));
@@ -523,7 +599,7 @@ function consistency(runs: readonly McRun[], y: readonly number[], trainLoss: nu
       return Math.sqrt(((R - 1) / R) * loo.reduce((s, v) => s + (v - m) ** 2, 0));
     });
     out.standardErrors = Math.max(...times.slice(1).map((i) => Math.abs(difference[i]) / Math.max(se[i], 1e-300)));
-    if (out.deviation > CONSISTENCY_NOTE.deviation && out.standardErrors > CONSISTENCY_NOTE.standardErrors)
+    if (!gd && out.deviation > CONSISTENCY_NOTE.deviation && out.standardErrors > CONSISTENCY_NOTE.standardErrors)
       out.warning =
         `the train loss read off the fields differs from the NTK flow's by up to ${(100 * out.deviation).toFixed(1)}% ` +
         `(${out.standardErrors.toFixed(1)} standard errors): ` +

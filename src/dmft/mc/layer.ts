@@ -223,6 +223,16 @@ export class LayerSamples {
     }
   }
 
+  /**
+   * The riders' innovation normals eps_k: fresh at every grid time (false), or those of t_0 at every time (true,
+   * gradient descent: ../mc/march.ts). Either is exact: a rider enters only averages at one time t_k, jointly with
+   * the training history up to t_k (kernel rows, responses, f_test), for which eps_k need only be standard normal
+   * and independent of the training normals. With eps fixed, a rider's fields move smoothly from step to step as a
+   * training point's do, so their errors are correlated in time instead of drawn afresh at each step, and at
+   * gamma0 -> 0 every time sees the same rider sample (what the outputs' control variate needs).
+   */
+  fixedRiderInnovation = false;
+
   /** tmp[s Pt + i] = the riders' source at t_k: M xi_{<=k} + F eps_k, or the constant one (u^1, r^L). */
   private riderSources(
     k: number,
@@ -238,7 +248,8 @@ export class LayerSamples {
       return;
     }
     gemmNT(xi, 0, W, cond.M, 0, q, tmp, 0, Pt, S, Pt, q);
-    for (let s = 0; s < S; s++) for (let i = 0; i < Pt; i++) tmp[s * Pt + i] += dot(cond.F, i * Pt, eps, (s * K1 + k) * Pt, Pt);
+    const ke = this.fixedRiderInnovation ? 0 : k;
+    for (let s = 0; s < S; s++) for (let i = 0; i < Pt; i++) tmp[s * Pt + i] += dot(cond.F, i * Pt, eps, (s * K1 + ke) * Pt, Pt);
   }
 
   /**
@@ -284,6 +295,70 @@ export class LayerSamples {
     const { S, Pt } = this;
     const X = which === 'phi' ? this.phX : this.gX;
     for (let s = 0; s < S; s++) for (let i = 0; i < Pt; i++) axpy(X[s * Pt + i], X, s * Pt, out, i * Pt, Pt);
+  }
+
+  /**
+   * Gradient descent's outputs (../mc/march.ts, McProblem.output 'fields'): the forward-mode tangent of the top
+   * layer's training fields with respect to its scalar source r^L (the readout at t = 0), per sample,
+   *   dz(k) = 1 + sum_{j<=k} Cz(k,j) phi'(h(j)) dh(j),   dh(k) = sum_{j<=k} Ch(k,j) dg(j),
+   *   dg = phi''(h) z dh + phi'(h) dz,
+   * (Ch(k,k) = 0 under the strictly causal rule), so that Stein's lemma <r^L F> = <dF/dr^L> gives the outputs'
+   * r^L-part without the noise of r^L's own fluctuation. Allocated by readoutTangent (3 S x (K1 P) numbers).
+   */
+  private dhR = new Float64Array(0);
+  private dphiR = new Float64Array(0);
+  private dgR = new Float64Array(0);
+
+  readoutTangent(): void {
+    const n = this.S * this.W;
+    [this.dhR, this.dphiR, this.dgR] = [new Float64Array(n), new Float64Array(n), new Float64Array(n)];
+  }
+
+  /** Bytes readoutTangent allocates. */
+  static tangentBytes(S: number, P: number, K1: number): number {
+    return 8 * 3 * S * P * K1;
+  }
+
+  /** dh and phi'(h) dh at t_k (training points; Ch row k, after forward). */
+  tangentForward(k: number, Ch: Float64Array): void {
+    const { S, P, W, tmp2 } = this;
+    const q = P * (k + 1);
+    gemmNT(this.dgR, 0, W, Ch, 0, W, tmp2, 0, P, S, P, q);
+    for (let s = 0; s < S; s++)
+      for (let a = 0; a < P; a++) {
+        const i = s * W + k * P + a;
+        this.dhR[i] = tmp2[s * P + a];
+        this.dphiR[i] = this.d1T[i] * this.dhR[i];
+      }
+  }
+
+  /** dz and dg at t_k (training points; Cz row k, after backward). */
+  tangentBackward(k: number, Cz: Float64Array): void {
+    const { S, P, W, tmp2 } = this;
+    const q = P * (k + 1);
+    gemmNT(this.dphiR, 0, W, Cz, 0, W, tmp2, 0, P, S, P, q);
+    for (let s = 0; s < S; s++)
+      for (let a = 0; a < P; a++) {
+        const i = s * W + k * P + a;
+        this.dgR[i] = this.d2T[i] * this.zT[i] * this.dhR[i] + this.d1T[i] * (1 + tmp2[s * P + a]);
+      }
+  }
+
+  /** Partial sums over the samples of d phi(h_a(t_k)) / d r^L for each training point a. */
+  tangentSum(k: number, out: Float64Array): void {
+    const { S, P, W } = this;
+    for (let s = 0; s < S; s++) for (let a = 0; a < P; a++) out[a] += this.dphiR[s * W + k * P + a];
+  }
+
+  /**
+   * Partial sums over the samples of d phi(h_i(t_k)) / d r^L for each rider i: its h depends on r^L only through
+   * the training fields in its memory terms (ChX: rows P.. of Ch), dh_i = sum_{j<=k} Ch_i(k,j) dg(j).
+   */
+  riderTangentSum(k: number, ChX: Float64Array, out: Float64Array): void {
+    const { S, P, Pt, W, tmp2 } = this;
+    const q = P * (k + 1);
+    gemmNT(this.dgR, 0, W, ChX, P * W, W, tmp2, 0, Pt, S, Pt, q);
+    for (let s = 0; s < S; s++) for (let i = 0; i < Pt; i++) out[i] += this.d1X[s * Pt + i] * tmp2[s * Pt + i];
   }
 
   /** phi(h), phi'(h), phi''(h) (unless slopeFrozen) and g at training index i. */

@@ -1,7 +1,8 @@
 import { ConvergenceError } from '../../core/errors.js';
 import { dense, type Dense } from '../../core/linalg.js';
+import { BLOWUP, halfMeanSquare } from '../../core/result.js';
 import type { Activation } from '../../theory/activations.js';
-import { crankNicolsonDelta, memoryWeights, trapezoidTest, type TimeRule } from '../grid.js';
+import { crankNicolsonDelta, isImplicit, memoryWeights, trapezoidTest, type TimeRule } from '../grid.js';
 import { CausalFactor } from './factor.js';
 import { LayerSamples } from './layer.js';
 import { ExactResponses, ibpRiderCorrection, ibpSolve, ibpSums, type ResponseKind } from './responses.js';
@@ -24,6 +25,9 @@ import { ExactResponses, ibpRiderCorrection, ibpSolve, ibpSums, type ResponseKin
  * damping. Test points ride along after each step has converged (they do not drive the dynamics): their
  * sources at t_k are drawn conditionally on the sample's training normals, then fields, kernel rows, responses
  * up the layers and down again, and f_test by the same Crank-Nicolson rule along the NTK.
+ * Gradient descent (McProblem.rule of kind 'gd', THEORY.md section 6) is that march with the strictly causal
+ * weights (w_i = lr for i < k, w_k = 0): no equal-time coupling is left but a finite network's own, so each step is
+ * one explicit pass, up the layers and then down (Replica.explicitStep), and the outputs are read off the fields.
  */
 export interface McProblem {
   Kx: Dense;
@@ -65,6 +69,17 @@ export interface McProblem {
    * NTK: they keep no history of their own sources (each time's innovation is drawn afresh), so their
    * (phi(h(t)) - phi(h(0))) / gamma0 would carry independent noise. Measurements: docs/VALIDATION.md,
    * "Moved from code comments".
+   * Gradient descent (THEORY.md section 6): the NTK-Euler step is exact only in the lazy limit, so the full solution
+   * reads f off the fields ('fields') for every activation, train and test points alike (Replica.outputs,
+   * Replica.testOutputs: the test points' rule is exact too). 'ntk' is then the NTK-Euler step
+   * Delta(k+1) = Delta(k) - (lr/P) K(k) Delta(k), f_test likewise: gamma0 = 0, where it is exact, and gradient
+   * independence. Gradient independence is an approximation of the kernels (A = B = 0, section 4), not a model
+   * whose own outputs the fields give: without the responses, the top layer's fields miss every lower layer's
+   * share of the output's change (the G^{l+1} Phi^l, l < L, terms of the NTK enter f through A^{L-1}), so f read off
+   * them would not even reach the lazy curve at gamma0 -> 0. Its consistent discrete definition is the one
+   * gradient flow has, df/dt = K Delta / P along its kernels (section 2), taken as gradient descent takes it in the
+   * lazy limit: the NTK-Euler step along its evolving NTK; it is exact at gamma0 -> 0 and tends to the flow's
+   * gradient independence as lr -> 0.
    */
   output: 'fields' | 'ntk';
 }
@@ -113,6 +128,12 @@ export interface McRun {
   /** training preactivations of every layer at the first and last time: per layer S x P */
   h0: Float64Array[];
   h1: Float64Array[];
+  /**
+   * Gradient descent whose train loss passed the divergence limit (BLOWUP max(Loss(0), 1), the simulator's) or
+   * whose outputs stopped being finite at grid step `step` (its train loss there): the march ended there, and
+   * `records` hold only the recorded steps before it (h1: the preactivations at that step).
+   */
+  stopped?: { step: number; trainLoss: number };
   seconds: { fields: number; kernels: number; factors: number; responses: number; riders: number };
 }
 
@@ -126,20 +147,34 @@ export function marchReplica(pb: McProblem, opt: McOptions, onStep?: (k: number)
  * factors and records.
  */
 export function replicaBytes(shape: ReplicaShape, opt: Pick<McOptions, 'samples' | 'responseSamples' | 'responses'>): number {
-  const { P, L, n, K1, records, kink } = shape;
+  const { P, L, n, K1, records, kink, explicit = false, tangent = false } = shape;
   const Pt = n - P,
     W = P * K1,
     S = opt.samples;
   let bytes =
     8 * (6 * L * n * W + 2 * L * Pt * Pt + ((2 * L - 2) * (P * P * K1 * (K1 + 3))) / 2 + records * (2 * L + 1) * n * n + 2 * L * S * P);
+  if (tangent) bytes += LayerSamples.tangentBytes(S, P, K1);
   for (let l = 1; l <= L; l++) {
     bytes += LayerSamples.bytes(l, L, S, P, Pt, K1);
     if (opt.responses !== 'exact') continue;
-    if (l < L) bytes += ExactResponses.bytes('r', S, P, Pt, K1, Math.min(opt.responseSamples.A, S), kink);
-    if (l >= 2) bytes += ExactResponses.bytes('u', S, P, Pt, K1, Math.min(opt.responseSamples.B, S), kink);
+    const cv = responseControlVariate(kink, explicit);
+    if (l < L) bytes += ExactResponses.bytes('r', S, P, Pt, K1, Math.min(opt.responseSamples.A, S), cv, explicit);
+    if (l >= 2) bytes += ExactResponses.bytes('u', S, P, Pt, K1, Math.min(opt.responseSamples.B, S), cv, explicit);
   }
   return bytes;
 }
+
+/**
+ * Whether the exact responses use their control variate (ExactResponses.row: the first memory link's mean over all
+ * samples): for kinked activations, and under gradient descent for every activation. There the outputs are read off
+ * the fields, so every layer below the top reaches f through the responses A^{L-1} (the G^{l+1} Phi^l, l < L - 1,
+ * terms of the NTK): the responses' noise enters f at leading order, and its O(1/Sr) bias with it (measured at
+ * gamma0 = 1e-3, L = 3 tanh: losses 15-27% above the lazy curve with 16 response samples per replica). The first link
+ * is all of the response at leading order in gamma0, so with it averaged over every sample the response samples only
+ * estimate the O(gamma0^2) rest. Gradient flow of smooth activations flows along the NTK, where response noise is a
+ * negligible part of the losses' error and the control variate would cost 8% of the solve (./responses.ts).
+ */
+const responseControlVariate = (kink: boolean, explicit: boolean): boolean => kink || explicit;
 
 export const replicaShape = (pb: McProblem): ReplicaShape => ({
   P: pb.P,
@@ -148,9 +183,14 @@ export const replicaShape = (pb: McProblem): ReplicaShape => ({
   K1: pb.rule.t.length,
   records: pb.rule.index.length,
   kink: pb.act.kink === true,
+  explicit: !isImplicit(pb.rule),
+  tangent: !isImplicit(pb.rule) && pb.output === 'fields',
 });
 
-/** The sizes replicaBytes needs: P training and n points in all, depth L, K1 grid times, records recorded, a kinked activation. */
+/**
+ * The sizes replicaBytes needs: P training and n points in all, depth L, K1 grid times, records recorded, a kinked
+ * activation; gradient descent (`explicit`) and its outputs read off the fields (`tangent`, the readout tangent).
+ */
 export interface ReplicaShape {
   P: number;
   n: number;
@@ -158,6 +198,8 @@ export interface ReplicaShape {
   K1: number;
   records: number;
   kink: boolean;
+  explicit?: boolean;
+  tangent?: boolean;
 }
 
 class Replica {
@@ -186,12 +228,19 @@ class Replica {
   private readonly deltaNtk: Float64Array;
   private readonly ftest: Float64Array;
   private readonly fFields: Float64Array;
+  /** gradient descent's Stein sums of the outputs (outputs(), testOutputs()): training points, riders */
+  private readonly fTangent: Float64Array;
+  private readonly fTangentX: Float64Array;
   private Kprev: Float64Array;
   private Kcur: Float64Array;
   private w: Float64Array = new Float64Array(1);
   /** control variate of the NTK (McProblem.ntkExact0), n x n, zero until t_0 is solved */
   private readonly shift: Float64Array;
   private readonly clock = { fields: 0, kernels: 0, factors: 0, responses: 0, riders: 0 };
+  /** gradient descent (McProblem.rule of kind 'gd'): explicitStep instead of the per-step fixed point */
+  private readonly explicit: boolean;
+  /** gradient descent's control variate of the outputs (steinControl), n x P, unset until t_0 is solved */
+  private steinShift?: Float64Array;
 
   constructor(
     private readonly pb: McProblem,
@@ -204,10 +253,11 @@ class Replica {
     this.Pt = this.n - P;
     this.K1 = t.length;
     this.W = P * this.K1;
+    this.explicit = !isImplicit(pb.rule);
     const { n, W, Pt } = this;
     const S = opt.samples;
     this.layers = Array.from({ length: L }, (_, i) => new LayerSamples(i + 1, L, S, P, Pt, this.K1, pb.act, pb.Fx, opt.seed, opt.first));
-    this.layers.forEach((x, i) => (x.kinkWidth = pb.kinkWidth?.[i]));
+    this.layers.forEach((x, i) => ((x.kinkWidth = pb.kinkWidth?.[i]), (x.fixedRiderInnovation = !isImplicit(pb.rule))));
     const rows = () => Array.from({ length: L }, () => new Float64Array(n * W));
     [this.PhiRow, this.GRow, this.Ch, this.Cz, this.Ar, this.Bu] = [rows(), rows(), rows(), rows(), rows(), rows()];
     this.PhiXX = Array.from({ length: L }, () => new Float64Array(Pt * Pt));
@@ -219,12 +269,20 @@ class Replica {
         for (const kind of this.kinds(site.l))
           this.exact.set(
             `${site.l}${kind}`,
-            new ExactResponses(site, kind, Math.min(kind === 'r' ? opt.responseSamples.A : opt.responseSamples.B, S), pb.act.kink),
+            new ExactResponses(
+              site,
+              kind,
+              Math.min(kind === 'r' ? opt.responseSamples.A : opt.responseSamples.B, S),
+              responseControlVariate(pb.act.kink === true, !isImplicit(pb.rule)),
+            ),
           );
     this.delta = new Float64Array(this.K1 * P);
     this.deltaNtk = pb.output === 'fields' ? new Float64Array(this.K1 * P) : this.delta;
     this.ftest = new Float64Array(this.K1 * Pt);
     this.fFields = new Float64Array(P);
+    this.fTangent = new Float64Array(P);
+    this.fTangentX = new Float64Array(Pt);
+    if (!isImplicit(pb.rule) && pb.output === 'fields') this.layers[L - 1].readoutTangent();
     this.Kprev = new Float64Array(n * P);
     this.Kcur = new Float64Array(n * P);
     this.shift = new Float64Array(n * n);
@@ -242,8 +300,28 @@ class Replica {
     const { K1, P } = this;
     const out: McRun = { records: [], residual: 0, iterations: 0, maxStepIterations: 0, history: [], h0: [], h1: [], seconds: this.clock };
     const yScale = Math.max(1e-300, ...this.pb.y.map(Math.abs));
+    const lossLimit = BLOWUP * Math.max(halfMeanSquare(this.pb.y), 1);
+    let last = K1 - 1;
     for (let k = 0; k < K1; k++) {
       this.w = memoryWeights(this.pb.rule, k);
+      if (!isImplicit(this.pb.rule)) {
+        // gradient descent: one explicit pass per step (explicitStep); a loss past the divergence limit ends the march
+        this.explicitStep(k);
+        out.iterations++;
+        out.maxStepIterations = 1;
+        const trainLoss = halfMeanSquare(this.delta.subarray(k * P, (k + 1) * P));
+        if (k === 0 && this.pb.ntkExact0) this.controlVariate(this.pb.ntkExact0);
+        if (k === 0 && this.pb.ntkExact0 && this.pb.output === 'fields') this.steinControl(this.pb.ntkExact0);
+        if (!(trainLoss <= lossLimit) || !this.ftest.subarray(k * this.Pt, (k + 1) * this.Pt).every(Number.isFinite)) {
+          out.stopped = { step: k, trainLoss };
+          last = k;
+          onStep?.(K1 - 1);
+          break;
+        }
+        this.record(k, out);
+        onStep?.(k);
+        continue;
+      }
       const r = k >= 2 ? (this.pb.rule.t[k] - this.pb.rule.t[k - 1]) / (this.pb.rule.t[k - 1] - this.pb.rule.t[k - 2]) : 1;
       for (let a = 0; a < P; a++) {
         const i = k * P + a;
@@ -295,18 +373,219 @@ class Replica {
       if (this.Pt > 0) this.time('riders', () => this.riders(k));
       if (k > 0 && this.Pt > 0) this.stepTest(k);
       if (k === 0 && this.pb.ntkExact0) this.controlVariate(this.pb.ntkExact0);
-      const copies = this.pb.rule.index.filter((i) => i === k).length;
-      for (let c = 0; c < copies; c++) out.records.push(this.equalTime(k));
-      [this.Kprev, this.Kcur] = [this.Kcur, this.Kprev];
-      this.Kcur.set(this.Kprev);
+      this.record(k, out);
       onStep?.(k);
     }
     for (const x of this.layers) {
       const pick = (k: number) => Float64Array.from({ length: x.S * P }, (_, i) => x.hT[Math.floor(i / P) * this.W + k * P + (i % P)]);
       out.h0.push(pick(0));
-      out.h1.push(pick(K1 - 1));
+      out.h1.push(pick(last));
     }
     return out;
+  }
+
+  /** The records of t_k (as often as it is requested), then the NTK rows of t_k become the previous step's. */
+  private record(k: number, out: McRun): void {
+    const copies = this.pb.rule.index.filter((i) => i === k).length;
+    for (let c = 0; c < copies; c++) out.records.push(this.equalTime(k));
+    [this.Kprev, this.Kcur] = [this.Kcur, this.Kprev];
+    this.Kcur.set(this.Kprev);
+  }
+
+  /**
+   * Gradient descent, step k (THEORY.md section 6): every memory sum is strictly causal (memoryWeights: lr for
+   * j < k, 0 at j = k), so Ch(k,k) = 0 and the fields at t_k follow from the steps before in one pass, no fixed
+   * point: up l = 1..L (sources u^l(t_k) from Phi^{l-1}'s row k, h^l(t_k), Phi^l's row k, the upward half of the
+   * responses: Ar^l's row k, which the layer above needs), then down l = L..1 (r^l(t_k) from G^{l+1}'s row k,
+   * z^l(t_k) with the equal-time response Bu^{l+1}(k,k) of this step, G^l's row k, Bu^l's row k). The only
+   * equal-time terms left are those of a finite network's own step: g(t_k) = phi'(h(t_k)) z(t_k) and
+   * z^l(t_k) = W^l(t_k)^T g^{l+1}(t_k) / sqrt(N) (Bu(k,k)). Then the outputs (outputs()), Delta(t_k), and the riders.
+   */
+  private explicitStep(k: number): void {
+    const { L } = this.pb;
+    const { P, W } = this;
+    const S = this.opt.samples,
+      q = P * (k + 1);
+    // Delta(t_k) has memory weight 0 at t_k; until the outputs give it, a finite placeholder keeps 0 * Delta(t_k) = 0
+    this.delta.fill(0, k * P, (k + 1) * P);
+    const responses = this.opt.responses !== 'none';
+    for (let i = 0; i < L; i++) {
+      const site = this.layers[i];
+      this.operatorRows(k, i, 'h', 0, P);
+      const Lu = site.l >= 2 ? this.time('factors', () => (this.fU[i]!.extend(k, this.PhiRow[i - 1], W), this.fU[i]!.row(k))) : undefined;
+      this.time('fields', () => site.forward(k, this.Ch[i], Lu));
+      this.time('kernels', () => this.measure(k, i, 'phi', false, S, q));
+      if (responses) this.time('responses', () => this.explicitResponses(k, i, 'up'));
+    }
+    for (let i = L - 1; i >= 0; i--) {
+      const site = this.layers[i];
+      this.operatorRows(k, i, 'z', 0, P);
+      const Lr = site.l < L ? this.time('factors', () => (this.fR[i]!.extend(k, this.GRow[i + 1], W), this.fR[i]!.row(k))) : undefined;
+      this.time('fields', () => site.backward(k, this.Cz[i], Lr));
+      this.time('kernels', () => this.measure(k, i, 'g', false, S, q));
+      if (responses) this.time('responses', () => this.explicitResponses(k, i, 'down'));
+    }
+    this.ntkRows(k, 0, P);
+    this.outputs(k);
+    if (this.Pt > 0) this.time('riders', () => this.riders(k));
+    if (this.Pt > 0) this.testOutputs(k);
+  }
+
+  /**
+   * Gradient descent's response rows of layer index i at t_k, the half of its pass (explicitStep). Exact: the two
+   * halves of ExactResponses (up: Ar^l, down: Bu^l). Integration by parts: Ar^l's row after the forward fields,
+   * Bu^l's after the backward ones. phi(h^l(t_k)) depends on r^l only at times < t_k, whose factor rows are all known
+   * in the upward pass (G^{l+1}'s row k, hence r^l's factor row k, comes in the downward one): Stein's lemma over
+   * the sources r^l(t_0..t_{k-1}) alone is exact, and Ar^l(k,k) = 0 as it is for the exact responses.
+   */
+  private explicitResponses(k: number, i: number, half: 'up' | 'down'): void {
+    const { P, W } = this;
+    const site = this.layers[i];
+    for (const kind of this.kinds(site.l)) {
+      const out = kind === 'r' ? this.Ar[i] : this.Bu[i];
+      if (this.opt.responses === 'exact') {
+        const ex = this.exact.get(`${site.l}${kind}`)!;
+        if (half === 'up') ex.up(k, this.Ch[i], out);
+        else ex.down(k, this.Ch[i], this.Cz[i], out);
+        continue;
+      }
+      if ((kind === 'r') !== (half === 'up')) continue;
+      const q = P * (k + 1);
+      for (let r = 0; r < P; r++) out.fill(0, r * W, r * W + q);
+      if (kind === 'r' && k === 0) continue;
+      ibpSums(site, kind, k, false, out);
+      scaleRows(out, 0, P, W, q, 1 / site.S);
+      if (kind === 'r') {
+        ibpSolve(this.fR[i]!, k - 1, out, 0, P, W, this.opt.ibpRidge);
+        for (let r = 0; r < P; r++) out.fill(0, r * W + k * P, r * W + q);
+      } else ibpSolve(this.fU[i]!, k, out, 0, P, W, this.opt.ibpRidge);
+    }
+  }
+
+  /**
+   * Gradient descent: Delta(t_k) on the training points. Output 'fields' (THEORY.md section 6): f(k) read off the
+   * fields, f_a(k) = (1/gamma0) <z^L(k) phi(h^L_a(k))>, centered. With z^L(k) = r^L + (gamma0/P) sum_{j<k} lr
+   * sum_b Delta_b(j) phi(h^L_b(j)) it is
+   *   f_a(k) = sum_{j<k} (lr/P) sum_b Delta_b(j) Phi^L_ab(k,j) + (1/gamma0) <r^L (phi(h^L_a(k)) - phi(h^L_a(0)))>,
+   * and by Stein's lemma (r^L ~ N(0,1), independent of every other source of the site) the last average is
+   * (1/gamma0) <d phi(h^L_a(k)) / d r^L>, from the forward-mode tangent of the top layer's fields
+   * (LayerSamples.tangentForward): the same number in expectation, without the noise of r^L's own fluctuation;
+   * with ntkExact0 the outputs' control variate is added (steinControl, inside readoutTerm). outputFromFields keeps
+   * the direct average (McRecord.fFields). Output 'ntk' (gradient independence, gamma0 = 0): the
+   * NTK-Euler step Delta(k) = Delta(k-1) - (lr/P) K(k-1) Delta(k-1), exact in the lazy limit (see planMonteCarlo).
+   * The NTK-Euler step along the sampled NTKs also gives deltaNtk, the self-check's counterpart (monte-carlo.ts).
+   */
+  private outputs(k: number): void {
+    const { P } = this;
+    const top = this.layers[this.pb.L - 1];
+    if (this.pb.output === 'fields') {
+      top.tangentForward(k, this.Ch[this.pb.L - 1]);
+      top.tangentBackward(k, this.Cz[this.pb.L - 1]);
+    }
+    if (k === 0) {
+      this.delta.set(this.pb.y);
+      this.deltaNtk.set(this.pb.y);
+      return;
+    }
+    this.eulerStep(k, this.deltaNtk, 0, P, this.deltaNtk, -1);
+    if (this.pb.output === 'ntk') return;
+    const f = this.readoutTerm(k, 0, P);
+    this.fTangent.fill(0);
+    top.tangentSum(k, this.fTangent);
+    for (let a = 0; a < P; a++) this.delta[k * P + a] = this.pb.y[a] - (f[a] + this.fTangent[a] / (top.S * this.pb.gamma0));
+  }
+
+  /**
+   * Gradient descent's test outputs at t_k, the same rules as outputs(): f_test(k) read off the fields, where the
+   * riders' part (1/gamma0) <r^L phi(h^L_i(k))> is Stein's (1/gamma0) <phi'(h^L_i(k)) dh^L_i(k) / dr^L>: a rider's
+   * h depends on r^L only through the training fields in its memory terms (LayerSamples.riderTangentSum). This needs
+   * no history of the riders' own sources: each f_test(k) is an average at one time t_k, and a rider's fields at
+   * t_k are drawn jointly with the sample's training history up to t_k exactly (its source conditional on the
+   * training normals), so whatever the riders' innovation normals at other times, every average is exact
+   * (LayerSamples.fixedRiderInnovation: gradient descent keeps those of t_0, so a rider's errors are correlated in
+   * time and the control variate of steinControl applies to its rows too). The direct
+   * (1/gamma0) <r^L (phi(h_i(k)) - phi(h_i(0)))> would be as exact but noisier: it keeps r^L's own fluctuation and
+   * the O(1) per-sample change of the riders' sources between times. Output 'ntk': the NTK-Euler step.
+   */
+  private testOutputs(k: number): void {
+    const { P, Pt } = this;
+    if (k === 0) return;
+    if (this.pb.output === 'ntk') {
+      this.eulerStep(k, this.ftest, P, Pt, this.delta, 1);
+      return;
+    }
+    const top = this.layers[this.pb.L - 1];
+    const f = this.readoutTerm(k, P, Pt);
+    this.fTangentX.fill(0);
+    top.riderTangentSum(k, this.Ch[this.pb.L - 1], this.fTangentX);
+    for (let i = 0; i < Pt; i++) this.ftest[k * Pt + i] = f[i] + this.fTangentX[i] / (top.S * this.pb.gamma0);
+  }
+
+  /**
+   * sum_{j<k} (lr/P) sum_b Delta_b(j) (Phi^L_{mu b}(k,j) + steinShift_{mu b}) for rows mu = r0..r0+rows: the readout's own
+   * steps (outputs()), and the outputs' control variate (steinControl) once it is set.
+   */
+  private readoutTerm(k: number, r0: number, rows: number): Float64Array {
+    const { P, W } = this;
+    const Phi = this.PhiRow[this.pb.L - 1];
+    const shift = this.steinShift;
+    const out = new Float64Array(rows);
+    for (let m = 0; m < rows; m++) {
+      let v = 0;
+      for (let j = 0; j < k; j++) {
+        const s = this.w[j] / P;
+        for (let b = 0; b < P; b++)
+          v += s * this.delta[j * P + b] * (Phi[(r0 + m) * W + j * P + b] + (shift ? shift[(r0 + m) * P + b] : 0));
+      }
+      out[m] = v;
+    }
+    return out;
+  }
+
+  /**
+   * Control variate of gradient descent's outputs (McProblem.ntkExact0; outputs() reads f off the fields): at
+   * leading order in gamma0 the outputs of the sample set are exactly the NTK-Euler sums
+   * f(k) = sum_{j<k} (lr/P) Kt_S Delta(j) of the kernel the estimator itself builds, at t = 0
+   *   Kt_S = Phi^L + D^L (Phi^{L-1} + D^{L-1} (... (Phi^1 + D^1 K^x))),   D^l = <phi'(h^l) phi'(h^l)>, elementwise,
+   * every factor a mean over the same samples (the readout term's Phi^L, the tangent's slopes, the responses' first
+   * memory link with its control variate over all samples: ExactResponses.up, riderUpControl). Its mean is K(0)
+   * (each average is over one layer's samples, independent of the others'), so adding
+   * sum_{j<k} (lr/P) (K(0) - Kt_S) Delta(j) to f changes the mean only by O(1/S), as the NTK's control variate of
+   * gradient flow does, and takes out the error of the sampled kernel at t = 0 that makes most of f's: at
+   * gamma0 -> 0 the outputs are then the lazy gradient-descent rule with the exact K(0). steinShift = K(0) - Kt_S over
+   * all rows (training points, riders) against the training columns, n x P.
+   */
+  private steinControl(exact: Dense): void {
+    const { L, Kx } = this.pb;
+    const { P, Pt, n, W } = this;
+    const acc = new Float64Array(n * P);
+    for (let mu = 0; mu < n; mu++) for (let b = 0; b < P; b++) acc[mu * P + b] = Kx.data[mu * n + b];
+    for (let i = 0; i < L; i++) {
+      const { S, d1T, d1X } = this.layers[i];
+      const Phi = this.PhiRow[i];
+      for (let mu = 0; mu < n; mu++)
+        for (let b = 0; b < P; b++) {
+          let d = 0;
+          for (let s = 0; s < S; s++) d += (mu < P ? d1T[s * W + mu] : d1X[s * Pt + mu - P]) * d1T[s * W + b];
+          acc[mu * P + b] = Phi[mu * W + b] + (d / S) * acc[mu * P + b];
+        }
+    }
+    this.steinShift = new Float64Array(n * P);
+    for (let mu = 0; mu < n; mu++) for (let b = 0; b < P; b++) this.steinShift[mu * P + b] = exact.data[mu * n + b] - acc[mu * P + b];
+  }
+
+  /**
+   * The NTK-Euler step of rows r0..r0+rows (train rows: Delta, sign -1; riders: f_test, sign +1):
+   * out(k) = out(k-1) + sign (lr/P) K(t_{k-1}) d(t_{k-1}), with the previous step's NTK rows (Kprev) and d's Delta.
+   */
+  private eulerStep(k: number, out: Float64Array, r0: number, rows: number, d: Float64Array, sign: 1 | -1): void {
+    const { P } = this;
+    const s = (sign * this.w[k - 1]) / P;
+    for (let m = 0; m < rows; m++) {
+      let v = 0;
+      for (let b = 0; b < P; b++) v += this.Kprev[(r0 + m) * P + b] * d[(k - 1) * P + b];
+      out[k * rows + m] = out[(k - 1) * rows + m] + s * v;
+    }
   }
 
   /** One fixed-point sweep at t_k over the training points (see the class comment); `responses`: update their rows. */
@@ -427,12 +706,18 @@ class Replica {
         for (const kind of this.kinds(site.l)) {
           const ex = this.exact.get(`${site.l}${kind}`)!;
           ex.riderUp(k, this.Ch[i], this.Ar[i]);
+          if (kind === 'r' && this.explicit && ex.controlVariate) ex.riderUpControl(k, this.Ch[i], this.Ar[i]);
           if (kind === 'r') scaleRows(this.Ar[i], P, Pt, W, q, 1 / ex.Sr);
         }
       if (ibp && site.l < L) {
         ibpSums(site, 'r', k, true, this.Ar[i]);
         scaleRows(this.Ar[i], P, Pt, W, q, 1 / S);
-        ibpSolve(this.fR[i]!, k, this.Ar[i], P, Pt, W, this.opt.ibpRidge);
+        if (!this.explicit) ibpSolve(this.fR[i]!, k, this.Ar[i], P, Pt, W, this.opt.ibpRidge);
+        else {
+          // gradient descent: as for the training rows (explicitResponses), over the sources before t_k only
+          if (k > 0) ibpSolve(this.fR[i]!, k - 1, this.Ar[i], P, Pt, W, this.opt.ibpRidge);
+          for (let r = P; r < P + Pt; r++) this.Ar[i].fill(0, r * W + (k > 0 ? k * P : 0), r * W + q);
+        }
       }
       this.upCond[i] = cond;
     }

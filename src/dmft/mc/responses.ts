@@ -35,6 +35,8 @@ export class ExactResponses {
   private readonly cDiag: Float64Array;
   /** riders' dh(k; .) per sample (kind u), kept from riderUp for riderDown */
   private readonly dhX: Float64Array;
+  /** gradient descent: each response sample's dh(k; .) on training points (Sr x P x W), kept from up for down */
+  private dhKeep = new Float64Array(0);
 
   constructor(
     private readonly site: LayerSamples,
@@ -58,13 +60,23 @@ export class ExactResponses {
 
   /**
    * Bytes of the arrays the constructor allocates (memory check, ../monte-carlo.ts): the stored Jacobian blocks,
-   * 2 Sr P^2 K1 (K1 + 1) / 2 numbers, are most of a solve's memory once Sr is in the hundreds.
+   * 2 Sr P^2 K1 (K1 + 1) / 2 numbers, are most of a solve's memory once Sr is in the hundreds; `explicit`:
+   * gradient descent's kept dh rows (up, down).
    */
-  static bytes(kind: ResponseKind, S: number, P: number, Pt: number, K1: number, Sr: number, controlVariate: boolean): number {
+  static bytes(
+    kind: ResponseKind,
+    S: number,
+    P: number,
+    Pt: number,
+    K1: number,
+    Sr: number,
+    controlVariate: boolean,
+    explicit = false,
+  ): number {
     const tri = (P * P * K1 * (K1 + 1)) / 2,
       W = P * K1;
     const cv = controlVariate ? P * W + (kind === 'u' ? S * W + P * W : 0) : 0;
-    return 8 * (2 * Sr * tri + 2 * Math.max(P, Pt) * W + (kind === 'u' ? Sr * Pt * W : 0) + cv + P);
+    return 8 * (2 * Sr * tri + 2 * Math.max(P, Pt) * W + (kind === 'u' ? Sr * Pt * W : 0) + cv + P + (explicit ? Sr * P * W : 0));
   }
 
   /**
@@ -130,6 +142,93 @@ export class ExactResponses {
     }
   }
 
+  /**
+   * Gradient descent (THEORY.md section 6; ../mc/march.ts): row k in the two halves of the explicit step, each once.
+   * Under the strictly causal rule Ch(k,k) = 0, so dh(k;.) needs only the blocks of times < t_k: `up`, right after
+   * the layer's forward fields at t_k, finds dh(k;.) (kept for `down`) and dphi(k;.) = phi'(h) dh, and for kind r
+   * writes the training rows of Ar at t_k into `out` (what the layer above needs in the same upward pass).
+   * `down`, after the backward fields at t_k (Cz row k, whose equal-time block Bu^{l+1}(k,k) meets this step's
+   * dphi(k;.)), finds dz(k;.) and dg(k;.) = phi''(h) z dh + phi'(h) dz, and for kind u writes Bu at t_k. The same
+   * control variate as row()'s (kinked activations). Both halves together are row()'s recursion, without its
+   * per-sweep lag (row() uses the previous sweep's blocks at t_k).
+   */
+  up(k: number, Ch: Float64Array, out: Float64Array | undefined): void {
+    const { P, K1, S, d1T } = this.site;
+    const W = P * K1,
+      q = P * (k + 1),
+      blk = this.block(k),
+      Sr = this.Sr;
+    const write = this.kind === 'r' && out !== undefined;
+    if (write) {
+      for (let a = 0; a < P; a++) out.fill(0, a * W, a * W + q);
+      if (this.controlVariate) {
+        this.site.productRow(k, d1T, this.d1Row, this.cDiag);
+        for (let a = 0; a < P; a++) for (let x = 0; x < q; x++) out[a * W + x] = (Ch[a * W + x] * this.d1Row[a * q + x]) / S;
+      }
+    }
+    if (this.dhKeep.length === 0) this.dhKeep = new Float64Array(Sr * P * W);
+    for (let s = 0; s < Sr; s++) {
+      this.history(s, k, Ch, 0, P, this.dg, this.mh);
+      const base = s * this.tri + blk;
+      for (let a = 0; a < P; a++) {
+        const f = s * W + k * P + a,
+          d1a = d1T[f];
+        if (this.kind === 'u') this.mh[a * W + k * P + a] += 1;
+        this.dhKeep.set(this.mh.subarray(a * W, a * W + q), (s * P + a) * W);
+        for (let x = 0; x < q; x++) this.dphi[base + a * q + x] = d1a * this.mh[a * W + x];
+        if (!write) continue;
+        const o = a * W,
+          row = s * W;
+        axpy(1 / Sr, this.dphi, base + a * q, out, o, q);
+        if (this.controlVariate) for (let x = 0; x < q; x++) out[o + x] -= (d1a * Ch[o + x] * d1T[row + x]) / Sr;
+      }
+    }
+  }
+
+  /** The downward half of gradient descent's row k (see up); Ch is row k of the forward operator, as up had it. */
+  down(k: number, Ch: Float64Array, Cz: Float64Array, out: Float64Array | undefined): void {
+    const { P, K1, S, d1T, d2T, zT } = this.site;
+    const W = P * K1,
+      q = P * (k + 1),
+      blk = this.block(k),
+      Sr = this.Sr;
+    const write = this.kind === 'u' && out !== undefined;
+    const { d1Row, cRow, cDiag } = this;
+    if (write) {
+      for (let a = 0; a < P; a++) out.fill(0, a * W, a * W + q);
+      if (this.controlVariate) {
+        this.site.productRow(k, d1T, d1Row, cDiag);
+        this.site.productRow(k, this.curvature(k), cRow, cDiag);
+        for (let a = 0; a < P; a++)
+          for (let x = 0; x < q; x++) {
+            const i = a * W + x;
+            out[i] = (Ch[i] * cRow[a * q + x] + Cz[i] * d1Row[a * q + x]) / S;
+          }
+        for (let a = 0; a < P; a++) out[a * W + k * P + a] += cDiag[a] / S;
+      }
+    }
+    for (let s = 0; s < Sr; s++) {
+      this.history(s, k, Cz, 0, P, this.dphi, this.mz);
+      const base = s * this.tri + blk;
+      for (let a = 0; a < P; a++) {
+        const f = s * W + k * P + a,
+          d1a = d1T[f],
+          ca = d2T[f] * zT[f],
+          dh = (s * P + a) * W;
+        if (this.kind === 'r') this.mz[a * W + k * P + a] += 1;
+        for (let x = 0; x < q; x++) this.dg[base + a * q + x] = ca * this.dhKeep[dh + x] + d1a * this.mz[a * W + x];
+        if (!write) continue;
+        const o = a * W,
+          row = s * W;
+        axpy(1 / Sr, this.dg, base + a * q, out, o, q);
+        if (this.controlVariate) {
+          for (let x = 0; x < q; x++) out[o + x] -= (ca * Ch[o + x] * d2T[row + x] * zT[row + x] + d1a * Cz[o + x] * d1T[row + x]) / Sr;
+          out[o + k * P + a] -= ca / Sr;
+        }
+      }
+    }
+  }
+
   /** c = phi''(h) z of every sample at times <= t_k on training points (S x W, columns < q filled). */
   private curvature(k: number): Float64Array {
     const { S, P, K1, d2T, zT } = this.site;
@@ -151,6 +250,28 @@ export class ExactResponses {
         else this.dhX.set(this.mh.subarray(i * W, i * W + q), (s * Pt + i) * W);
       }
     }
+  }
+
+  /**
+   * Gradient descent, kind r: riderUp's control variate, as up() has it for the training rows. Adds to the riders'
+   * rows of `out`, in riderUp's convention (sums over the Sr samples, scaled by 1/Sr afterwards),
+   * (Sr/S) sum_S J1 - sum_Sr J1 with the first memory link J1 = phi'_i(t_k) Ch_i(k,j)_b phi'_b(t_j), so that the
+   * scaled rows are mean_S(J1) + mean_Sr(J - J1). Without it the riders' share of the lower layers' learning, which
+   * reaches f_test through these rows at leading order, would rest on the Sr response samples alone.
+   */
+  riderUpControl(k: number, Ch: Float64Array, out: Float64Array): void {
+    const { P, Pt, K1, S, d1X, d1T } = this.site;
+    const W = P * K1,
+      q = P * (k + 1),
+      Sr = this.Sr;
+    const xt = new Float64Array(Pt * S);
+    for (let s = 0; s < S; s++) for (let i = 0; i < Pt; i++) xt[i * S + s] = d1X[s * Pt + i];
+    const all = new Float64Array(Pt * q),
+      some = new Float64Array(Pt * q);
+    gemmAcc(xt, 0, S, d1T, 0, W, all, 0, q, Pt, S, q);
+    gemmAcc(xt, 0, S, d1T, 0, W, some, 0, q, Pt, Sr, q);
+    for (let i = 0; i < Pt; i++)
+      for (let x = 0; x < q; x++) out[(P + i) * W + x] += Ch[(P + i) * W + x] * ((Sr / S) * all[i * q + x] - some[i * q + x]);
   }
 
   /**
