@@ -236,7 +236,7 @@ describe('plot specs rendered to SVG', () => {
       'lazy.json: no histograms (run `dmft solve` with "output": {"histograms": true}; simulate and the static NTK do not produce them)',
     );
     refused(() => plotSpec([{ t: [0] }], 'loss', { names: ['x.json'] }), 'x.json: no trainLoss (not a dmft result)');
-    refused(() => plotSpec([lazy], 'heat'), '--kind: expected one of loss, kernels, alignment, histograms, got "heat"');
+    refused(() => plotSpec([lazy], 'heat'), '--kind: expected one of loss, kernels, alignment, histograms, stability, got "heat"');
     refused(
       () => plotSpec([lazy], 'kernels', { times: ['99'], names: ['l.json'] }),
       `--times: index 99 is out of range: l.json has ${T} recorded times (indices 0..${T - 1})`,
@@ -304,7 +304,7 @@ describe('dmft plot', () => {
         [write('bare.json', { t: [0, 1], trainLoss: [1, 0.5], meta: { method: 'static-ntk' } }), '--kind', 'kernels'],
         'bare.json: no kernels (run with "output": {"kernels": true})',
       ],
-      [['lazy.json', '--kind', 'surface'], '--kind: expected one of loss, kernels, alignment, histograms, got "surface"'],
+      [['lazy.json', '--kind', 'surface'], '--kind: expected one of loss, kernels, alignment, histograms, stability, got "surface"'],
       [['missing.json'], 'missing.json: cannot read file (no such file)'],
       [[], 'RESULT: give result JSON files, or --sweep DIR'],
     ];
@@ -405,5 +405,34 @@ describe('dmft plot --sweep', () => {
     expect(() => sweepSpec([{ ...records[0], result: undefined, error: 'x' }])).toThrow(
       'results.jsonl: no finished points to plot (1 record, 1 failed)',
     );
+  });
+});
+
+describe('dmft plot --sweep --kind stability', () => {
+  const sweep = {
+    base: rawConfig(
+      { P: 6, Ptest: 4, D: 4, seed: 1 },
+      { model: { depth: 1, activation: 'tanh', gamma0: 1 }, train: { steps: 8, lr: 1, record: 9 } },
+    ),
+    run: { width: 64, seeds: 2 },
+    grid: { kind: ['lazy', 'simulate'], 'train.lr': [0.5, 1] },
+  };
+  write('sweep-lr.json', sweep);
+  const ran = dmft('sweep', 'sweep-lr.json', '--out', 'sw-lr', '--workers', '1', '--quiet');
+
+  it("every point's loss and lr lambda_max / P against the step, a color per lr, the rule at 2", () => {
+    expect([ran.status, ran.stderr]).toEqual([0, '']);
+    const r = dmft('plot', '--sweep', 'sw-lr', '--kind', 'stability', '--log', '--out', 'lr.svg');
+    expect([r.status, r.stderr]).toEqual([0, 'wrote lr.svg\n']);
+    const svg = readFileSync(join(dir, 'lr.svg'), 'utf8');
+    checkXml(svg);
+    expect(markPaths(svg, 'line')).toBe(4 * 2); // 4 points x (loss, lr lambda / P)
+    expect(svg.match(/class="mark-rule role-mark/g)).toHaveLength(1);
+    expect(legendLabels(svg)).toEqual(expect.arrayContaining(['train.lr=0.5', 'train.lr=1']));
+    expect(texts(svg)).toEqual(expect.arrayContaining(['gradient-descent step k', 'lr lambda_max(K(t)) / P']));
+    // a gradient-flow result has no lrStability: refused naming it
+    const flow = dmft('plot', '--sweep', 'sw', '--kind', 'stability', '--out', 'no.svg');
+    expect(flow.status).toBe(2);
+    expect(flow.stderr).toMatch(/no meta.lrStability/);
   });
 });

@@ -25,13 +25,13 @@ interface PlotOpts {
 export function registerPlot(program: Command): void {
   program
     .command('plot')
-    .description('figures of results (loss, kernels, alignment, histograms) or of a sweep directory, as SVG or PNG')
+    .description(`figures of results (${PLOT_KINDS.join(', ')}) or of a sweep directory, as SVG or PNG`)
     .usage(
-      'RESULT.json... --out FIG.svg|FIG.png [--kind loss|kernels|alignment|histograms] [--log] [--title T] [--times LIST]\n       dmft plot --sweep DIR --out FIG.svg|FIG.png [--x AXIS] [--color AXIS] [--curves] [--log] [--log-x]',
+      `RESULT.json... --out FIG.svg|FIG.png [--kind ${PLOT_KINDS.join('|')}] [--log] [--title T] [--times LIST]\n       dmft plot --sweep DIR --out FIG.svg|FIG.png [--x AXIS] [--color AXIS] [--curves] [--log] [--log-x] | [--kind KIND]`,
     )
     .argument('[results...]', 'result JSON files (of solve, lazy, simulate)')
     .requiredOption('--out <file>', 'the figure: FILE.svg or FILE.png')
-    .option('--kind <kind>', `what to plot of the results: ${PLOT_KINDS.join(', ')} (default loss)`)
+    .option('--kind <kind>', `what to plot of the results (with --sweep: of every point): ${PLOT_KINDS.join(', ')} (default loss)`)
     .option('--log', 'log y axis')
     .option('--title <text>', 'figure title')
     .option(
@@ -54,16 +54,40 @@ async function plot(files: string[], o: PlotOpts): Promise<void> {
   let spec;
   if (o.sweep !== undefined) {
     if (files.length) throw new InputError('--sweep', 'plots a sweep directory: give it without result files');
-    if (o.kind !== undefined || o.times !== undefined)
-      throw new InputError(
-        o.kind !== undefined ? '--kind' : '--times',
-        'only for result files, not with --sweep (a sweep plots final losses, or loss curves with --curves)',
-      );
     const file = join(o.sweep, 'results.jsonl');
     if (!existsSync(file)) throw new InputError('--sweep', `${file}: no such file (is ${o.sweep} the --out directory of a dmft sweep?)`);
     // a reader only: another process may be appending to the file, so a torn last line is skipped, not repaired
     const { records } = readRecords(o.sweep, { repair: false });
-    spec = sweepSpec([...records.values()], { x: o.x, color: o.color, curves: o.curves, log: o.log, logX: o.logX, title: o.title });
+    if (o.kind !== undefined) {
+      // every finished point's result as a result file of its own, named by its key
+      for (const flag of ['x', 'color', 'curves', 'logX'] as const)
+        if (o[flag] !== undefined)
+          throw new InputError(flag === 'logX' ? '--log-x' : `--${flag}`, 'not with --kind (which plots every point of the sweep)');
+      const done = [...records.values()].filter((r) => r.result && !r.error).sort((a, b) => a.index - b.index);
+      if (!done.length) throw new InputError('--sweep', `${o.sweep}: no finished point to plot`);
+      const times = o.times?.split(',').map((s) => s.trim());
+      spec = plotSpec(
+        done.map((r) => r.result),
+        o.kind,
+        {
+          names: done.map((r) => r.key),
+          // a line color per grid value, theory and simulations of it told apart by the dash
+          labels: done.map(
+            (r) =>
+              Object.entries(r.params)
+                .filter(([k]) => k !== 'kind')
+                .map(([k, v]) => `${k}=${v}`)
+                .join(', ') || r.key,
+          ),
+          log: o.log,
+          title: o.title,
+          times,
+        },
+      );
+    } else {
+      if (o.times !== undefined) throw new InputError('--times', 'with --sweep only together with --kind');
+      spec = sweepSpec([...records.values()], { x: o.x, color: o.color, curves: o.curves, log: o.log, logX: o.logX, title: o.title });
+    }
   } else {
     if (!files.length) throw new InputError('RESULT', 'give result JSON files, or --sweep DIR');
     for (const flag of ['x', 'color', 'curves', 'logX'] as const)

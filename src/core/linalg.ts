@@ -92,6 +92,18 @@ export function symmetricEigen(m: Dense): SymmetricEigen {
   return { values: Float64Array.from(order.map((i) => vals[i])), vectors };
 }
 
+/**
+ * The largest eigenvalue of a symmetric matrix, scaled to entries of size 1 first so that the huge kernels of a
+ * diverging run do not overflow the eigensolver; NaN if an entry is NaN, Infinity if one is infinite.
+ */
+export function largestEigenvalue(m: Dense): number {
+  const scale = Math.max(0, ...m.data.map(Math.abs));
+  if (!Number.isFinite(scale)) return m.data.some(Number.isNaN) ? NaN : Infinity;
+  if (scale === 0) return 0;
+  const { values } = symmetricEigen({ ...m, data: m.data.map((v) => v / scale) });
+  return values[values.length - 1] * scale;
+}
+
 export function isSymmetric(m: Dense, tol = 1e-12): boolean {
   const n = m.rows;
   for (let i = 0; i < n; i++)

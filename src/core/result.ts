@@ -74,9 +74,31 @@ export interface MonteCarloMeta extends MetaCommon {
   controlVariate?: false;
 }
 
+/**
+ * Perturbation theory in gamma0 to O(gamma0^2) (dmft/perturbative.ts): K_2 by closed forms (linear) or by randomized
+ * quasi-Monte Carlo over the t = 0 Gaussian sources (samples, replicas; errorEstimate the largest relative sampling
+ * error of the losses), on a grid of K_2 evaluations (points 0: evaluated wherever the integrator asks); the flow by
+ * `ode`; lossCoefficient: the gamma0^2 coefficient of the train (test) loss at each recorded time.
+ */
+export interface PerturbativeMeta extends MetaCommon {
+  method: 'perturbative';
+  expansion: 'kernel' | 'linear';
+  expectations: 'closed-form' | 'quasi-monte-carlo';
+  samples?: number;
+  replicas?: number;
+  seed?: number;
+  grid: { points: number; maxStep: number };
+  ode: { integrator: 'dormand-prince (adaptive)'; tol: number; evaluations: number };
+  lossCoefficient: { train: number[]; test?: number[] };
+  lossCoefficientSem?: { train: number[]; test?: number[] };
+  errorEstimate?: number;
+}
+
 /** Finite-width networks averaged over seeds (sim/ensemble.ts). */
 export interface SimulateMeta extends MetaCommon {
   method: 'simulate';
+  /** gradient descent: the standard error over seeds of lrStability (the mean over seeds of each network's) */
+  lrStabilitySem?: number[];
   integrator: string;
   dt?: number;
   tol?: number;
@@ -91,7 +113,7 @@ export interface KernelsMeta extends MetaCommon {
 }
 
 /** meta of a result, by its method. */
-export type Meta = StaticNtkMeta | TwoLayerMeta | DeepLinearMeta | MonteCarloMeta | SimulateMeta | KernelsMeta;
+export type Meta = StaticNtkMeta | TwoLayerMeta | DeepLinearMeta | MonteCarloMeta | PerturbativeMeta | SimulateMeta | KernelsMeta;
 export type MethodName = Meta['method'];
 
 /** Per recorded time k and layer l = 1..L: Phi[l - 1][k], G[l - 1][k] over train then test points; ntk[k]. */

@@ -1,4 +1,4 @@
-import { block, symmetricEigen, toRows, type Dense } from '../core/linalg.js';
+import { block, largestEigenvalue, toRows, type Dense } from '../core/linalg.js';
 import { halfMeanSquare } from '../core/result.js';
 
 /** Observables of a solved DMFT (opt-in outputs of INTERFACE.md), from kernels over all points (train first). */
@@ -26,15 +26,7 @@ export function alignment(K: Dense, y: readonly number[]): number {
  * section 6): the lazy dynamics diverge above 2, the "edge of stability" is where the moving kernel reaches it.
  */
 export function lrStability(ntk: readonly Dense[], lr: number, P: number): number[] {
-  return ntk.map((K) => {
-    const train = block(K, 0, P, 0, P);
-    // scaled to entries of size 1 first, so that a diverging run's kernel does not overflow the eigensolver
-    const scale = Math.max(...train.data.map(Math.abs));
-    if (!Number.isFinite(scale)) return train.data.some(Number.isNaN) ? NaN : Infinity;
-    if (scale === 0) return 0;
-    const { values } = symmetricEigen({ ...train, data: train.data.map((v) => v / scale) });
-    return (lr * values[values.length - 1] * scale) / P;
-  });
+  return ntk.map((K) => (lr * largestEigenvalue(block(K, 0, P, 0, P))) / P);
 }
 
 /** The train x train block as rows (ntkFinal). */

@@ -23,12 +23,14 @@ import {
  * vega-embed.
  */
 
-export const PLOT_KINDS = ['loss', 'kernels', 'alignment', 'histograms'] as const;
+export const PLOT_KINDS = ['loss', 'kernels', 'alignment', 'histograms', 'stability'] as const;
 export type PlotKind = (typeof PLOT_KINDS)[number];
 
 export interface PlotOptions {
   /** one name per result (e.g. its file): refusals name it, and it tells apart results with equal labels */
   names?: string[];
+  /** legend labels, one per result (default: the method, and what tells apart results that share it) */
+  labels?: string[];
   /** log y axis (loss, alignment) */
   log?: boolean;
   title?: string;
@@ -47,8 +49,13 @@ export function plotSpec(results: readonly unknown[], kind: string = 'loss', opt
   if (results.length === 0) throw new InputError('results', 'nothing to plot (give at least one result)');
   const names = results.map((_, i) => options.names?.[i] ?? `results[${i}]`);
   const rs = results.map((r, i) => asResult(r, names[i]));
-  const labels = uniqueLabels(rs, names);
-  const spec = { loss: lossSpec, kernels: kernelSpec, alignment: alignmentSpec, histograms: histogramSpec }[k](rs, labels, names, options);
+  const labels = options.labels ?? uniqueLabels(rs, names);
+  const spec = { loss: lossSpec, kernels: kernelSpec, alignment: alignmentSpec, histograms: histogramSpec, stability: stabilitySpec }[k](
+    rs,
+    labels,
+    names,
+    options,
+  );
   return { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', config: BASE_CONFIG, ...spec } as unknown as TopLevelSpec;
 }
 
@@ -91,6 +98,54 @@ function alignmentSpec(rs: ResultLike[], labels: string[], names: string[], o: P
     width: 420,
     height: 280,
     layer: curveLayers(rows, labels, { x: { title: 't' }, y }),
+  };
+}
+
+/**
+ * Gradient descent: the train loss and lr lambda_max(K(t_k)) / P (meta.lrStability, with meta.lrStabilitySem for
+ * simulations) against the step k = t / lr, side by side, a rule at 2 (the lazy dynamics' stability limit).
+ */
+function stabilitySpec(rs: ResultLike[], labels: string[], names: string[], o: PlotOptions): Json {
+  const loss: Curve[] = [],
+    edge: Curve[] = [];
+  rs.forEach((r, i) => {
+    const s = r.meta?.lrStability,
+      lr = (r.config as { train?: { lr?: unknown } } | undefined)?.train?.lr;
+    if (!Array.isArray(s) || typeof lr !== 'number')
+      throw new InputError(
+        names[i],
+        'no meta.lrStability (a gradient-descent result, train.steps and train.lr, of dmft solve, lazy or simulate)',
+      );
+    const step = r.t.map((t) => Math.round(t / lr));
+    loss.push({ series: labels[i], source: source(r), x: step, y: r.trainLoss, sem: semOf(r, 'trainLossSem') });
+    const sem = r.meta?.lrStabilitySem;
+    edge.push({ series: labels[i], source: source(r), x: step, y: s as number[], sem: Array.isArray(sem) ? (sem as number[]) : undefined });
+  });
+  const lossRows = curveRows(loss, !!o.log),
+    edgeRows = curveRows(edge, false);
+  const x = { title: 'gradient-descent step k' };
+  const y = { title: 'train loss', scale: o.log ? { type: 'log' } : { zero: true }, axis: o.log ? { format: '~g' } : {} };
+  return {
+    title: o.title ?? 'Gradient descent: loss and lr lambda_max(K) / P',
+    hconcat: [
+      { width: 340, height: 260, data: { values: lossRows }, layer: curveLayers(lossRows, labels, { x, y }) },
+      {
+        width: 340,
+        height: 260,
+        layer: [
+          {
+            data: { values: edgeRows },
+            layer: curveLayers(edgeRows, labels, { x, y: { title: 'lr lambda_max(K(t)) / P', scale: { zero: true } } }),
+          },
+          {
+            data: { values: [{ edge: 2 }] },
+            mark: { type: 'rule', color: '#888', strokeDash: [2, 2] },
+            encoding: { y: { field: 'edge', type: 'quantitative' } },
+          },
+        ],
+      },
+    ],
+    resolve: { scale: { color: 'shared', strokeDash: 'shared' } },
   };
 }
 

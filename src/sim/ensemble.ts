@@ -114,6 +114,9 @@ export function ensembleResult(cfg: Config, opts: EnsembleOptions, runs: readonl
       ...(integrator === 'rk4' ? { dt: opts.dt ?? DEFAULT_DT } : integrator === 'ck' ? { tol: opts.tol ?? DEFAULT_TOL } : {}),
       gamma0: r0.gamma0,
       steps: r0.steps,
+      ...(r0.lrStability
+        ? { lrStability: mean(runs.map((r) => r.lrStability!)) as number[], lrStabilitySem: pointwiseSem(runs.map((r) => r.lrStability!)) }
+        : {}),
       ...(seeds === 1 ? { warnings: ['one seed: the standard errors are not estimated (reported as 0)'] } : {}),
     }),
   };

@@ -1,4 +1,4 @@
-import { toRows, type Dense } from '../core/linalg.js';
+import { block, largestEigenvalue, toRows, type Dense } from '../core/linalg.js';
 import { halfMeanSquare } from '../core/result.js';
 import { empiricalKernels } from './kernels.js';
 import type { Network } from './network.js';
@@ -21,6 +21,8 @@ export interface Curves {
   kernels?: KernelSnapshot[];
   /** train x train NTK at the last recorded time */
   ntkFinal: number[][];
+  /** gradient descent: lr lambda_max(K(t_k)) / P of this network's empirical NTK at each recorded step */
+  lrStability?: number[];
 }
 
 /** Collects Curves from evaluations of `net` on all points (backward on `backPoints()` of them). */
@@ -33,6 +35,7 @@ export class Recorder {
     private readonly Kx: Dense,
     private readonly withKernels: boolean,
     private readonly ytest: readonly number[] | undefined,
+    private readonly lr?: number,
   ) {
     this.curves = { t: [], trainLoss: [], predictions: { train: [] }, ntkFinal: [] };
     if (ytest) {
@@ -40,6 +43,7 @@ export class Recorder {
       this.curves.predictions.test = [];
     }
     if (withKernels) this.curves.kernels = [];
+    if (lr !== undefined) this.curves.lrStability = [];
     this.testResidual = Float64Array.from(ytest ?? []);
   }
 
@@ -61,8 +65,9 @@ export class Recorder {
       curves.testLoss!.push(halfMeanSquare(this.testResidual));
       curves.predictions.test!.push(centered.slice(P));
     }
-    if (!this.withKernels && !last) return;
+    if (!this.withKernels && !last && this.lr === undefined) return;
     const k = empiricalKernels(net, this.Kx, this.backPoints());
+    if (this.lr !== undefined) curves.lrStability!.push((this.lr * largestEigenvalue(block(k.ntk, 0, P, 0, P))) / P);
     if (this.withKernels)
       curves.kernels!.push({ Phi: k.Phi.slice(1).map(toRows), G: k.G.slice(1, net.shape.L + 1).map(toRows), ntk: toRows(k.ntk) });
     if (last)

@@ -104,7 +104,8 @@ export function simulateNetwork(cfg: Config, opts: NetworkOptions): NetworkRun {
   const net = new Network(cfg, N);
   const theta = initialParams(net.shape, cfg.solver.seed, opts.seed, net.alloc);
   const p = paramViews(theta, net.shape);
-  const recorder = new Recorder(net, inputKernel(allInputs(cfg)), cfg.output.kernels || cfg.output.alignment, cfg.data.ytest);
+  const lr = cfg.train.kind === 'gd' ? cfg.train.lr : undefined;
+  const recorder = new Recorder(net, inputKernel(allInputs(cfg)), cfg.output.kernels || cfg.output.alignment, cfg.data.ytest, lr);
   const integrator: NetworkRun['integrator'] = cfg.train.kind === 'gd' ? 'gd' : flowIntegrator(cfg, opts);
   const run: NetworkRun = Object.assign(recorder.curves, { width: N, seed: opts.seed, gamma0: net.gamma0, integrator, steps: 0 });
   // centering: f(0) over all points
