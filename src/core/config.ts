@@ -10,7 +10,7 @@ import { DATASET_NAMES, loadDataset, type LoadClass } from './datasets.js';
 export const ACTIVATIONS = ['linear', 'relu', 'tanh', 'erf', 'softplus', 'gelu'] as const;
 export type ActivationName = (typeof ACTIVATIONS)[number];
 
-export const METHODS = ['auto', 'two-layer', 'deep-linear', 'monte-carlo', 'static-ntk', 'gradient-independent'] as const;
+export const METHODS = ['auto', 'two-layer', 'deep-linear', 'monte-carlo', 'static-ntk', 'gradient-independent', 'perturbative'] as const;
 export type Method = (typeof METHODS)[number];
 
 export interface Data {

@@ -14,6 +14,7 @@ import { timeRule } from './grid.js';
 import { GRADIENT_INDEPENDENT_SCHEMA, MONTE_CARLO_SCHEMA, solveMonteCarlo } from './monte-carlo.js';
 import { alignment, lossCurve, lrStability, relativeLossError, trainBlock } from './observables.js';
 import { COMMON_OPTIONS } from './options.js';
+import { PERTURBATIVE_SCHEMA, perturbativeRequires, solvePerturbative } from './perturbative.js';
 import type { SolveOptions } from './solve.js';
 import { solveTwoLayer } from './two-layer.js';
 
@@ -98,6 +99,15 @@ export const METHOD_REGISTRY = {
     schedules: ['flow', 'gd'],
     outputs: ALL_OUTPUTS,
     run: (cfg, o, schedule, opts) => solveMonteCarlo(cfg, schedule, o, 'gradient-independent', opts.onProgress),
+  }),
+  perturbative: entry({
+    label: 'the perturbative method',
+    requires: perturbativeRequires,
+    options: PERTURBATIVE_SCHEMA,
+    schedules: ['flow'],
+    outputs: ['predictions', 'kernels', 'alignment'],
+    why: 'its preactivation densities are not computed (the expansion gives kernels, not densities)',
+    run: (cfg, o, schedule, opts) => solvePerturbative(cfg, o, schedule, opts.onProgress),
   }),
 } satisfies Record<Exclude<Method, 'auto'>, unknown>; // an entry for every solver.method (entry() types each)
 

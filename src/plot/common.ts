@@ -13,6 +13,7 @@ const METHOD_LABELS: Record<string, string> = {
   'deep-linear': 'deep linear DMFT',
   'gradient-independent': 'gradient-independent DMFT',
   'static-ntk': 'static NTK',
+  perturbative: 'O(gamma0^2) perturbation theory',
 };
 
 /** The fields of a result that the plots read (docs/INTERFACE.md, Result); everything else is ignored. */
