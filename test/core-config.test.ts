@@ -53,7 +53,7 @@ describe('config', () => {
       [(c) => (c.solver.samples = 0), 'solver.samples: must be > 0, got 0'],
       [
         (c) => (c.solver.method = 'magic'),
-        'solver.method: expected one of auto, two-layer, deep-linear, monte-carlo, static-ntk, gradient-independent; got "magic"',
+        'solver.method: expected one of auto, two-layer, deep-linear, monte-carlo, static-ntk, gradient-independent, perturbative; got "magic"',
       ],
       [(c) => (c.solver.dt = -0.1), 'solver.dt: must be > 0, got -0.1'],
       [(c) => (c.data = { synthetic: { kind: 'linear', P: 0, D: 3 } }), 'data.synthetic.P: must be > 0, got 0'],

@@ -15,7 +15,7 @@ const cfg = (m: string, extra: object = {}) =>
 
 describe('method registry', () => {
   it('every method of solver.method has an entry, and auto picks one of them', () => {
-    expect(methods.sort()).toEqual(['deep-linear', 'gradient-independent', 'monte-carlo', 'static-ntk', 'two-layer']);
+    expect(methods.sort()).toEqual(['deep-linear', 'gradient-independent', 'monte-carlo', 'perturbative', 'static-ntk', 'two-layer']);
     expect(prepareSolve(parseConfig({ data, model, train: { T: 1 } })).method).toBe('monte-carlo');
   });
 
