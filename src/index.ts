@@ -38,6 +38,7 @@ export {
   type TwoLayerMeta,
   type DeepLinearMeta,
   type MonteCarloMeta,
+  type PerturbativeMeta,
   type SimulateMeta,
   type KernelsMeta,
   type KernelsOutput,
