@@ -125,7 +125,7 @@ function edgeTable(name: string, lr: number, sim: Outcome, theory: Outcome): str
   return rows.join('\n');
 }
 
-export async function validateGd(filters: string[] = [], onRow?: (row: string) => void): Promise<string> {
+export async function validateGdMc(filters: string[] = [], onRow?: (row: string) => void): Promise<string> {
   const keep = (name: string) => filters.length === 0 || filters.some((f) => name.includes(f));
   const rows = [...HEADER];
   for (const c of cases.filter((x) => keep(x.name))) {
@@ -159,4 +159,4 @@ export async function validateGd(filters: string[] = [], onRow?: (row: string) =
 }
 
 if (import.meta.url === `file://${process.argv[1]}`)
-  console.log(await validateGd(process.argv.slice(2), (row) => process.stderr.write(row + '\n')));
+  console.log(await validateGdMc(process.argv.slice(2), (row) => process.stderr.write(row + '\n')));

@@ -1,12 +1,15 @@
 /**
  * `npm run validate [-- NAME...]`: the long validations (full sizes) against the independent reference
- * curves and the finite-width simulator. NAME is any of sim, dmft, mc, mc-relu, mc-precise, mc-wide, mc-131072,
- * mc-kernel-swap (default: all but mc-relu, the relu rows of mc alone, mc-wide, one case against width 3000,
- * mc-131072, that case at 131072 samples, and mc-kernel-swap, a diagnostic of the open relu case). Each prints a
- * markdown table; the README quotes them.
+ * curves and the finite-width simulator. NAME is any of sim, dmft, gd, gd-mc, mc, mc-relu, mc-precise, mc-wide,
+ * mc-131072, mc-kernel-swap. The default is all but gd-mc (gradient descent in the Monte Carlo DMFT, about an
+ * hour), mc-relu (the relu rows of mc alone), mc-wide (one case against width 3000), mc-131072 (that case at
+ * 131072 samples) and mc-kernel-swap (a diagnostic of the open relu case). Each prints a markdown table; the
+ * README quotes them.
  */
 import { kernelSwap } from './kernel-swap.js';
 import { validateDmft } from './validate-dmft.js';
+import { validateGd } from './validate-gd.js';
+import { validateGdMc } from './validate-gd-mc.js';
 import { validateMc, validateMc131072, validateMcPrecise, validateMcRelu, validateMcWide, validationConfig } from './validate-mc.js';
 import { validateSim } from './validate-sim.js';
 
@@ -14,6 +17,8 @@ const onRow = (row: string) => console.error(row);
 const validations: Record<string, () => Promise<string>> = {
   sim: validateSim,
   dmft: () => validateDmft(onRow),
+  gd: () => validateGd(onRow),
+  'gd-mc': () => validateGdMc([], onRow),
   mc: () => validateMc(onRow),
   'mc-relu': () => validateMcRelu(onRow),
   'mc-precise': () => validateMcPrecise(onRow),
@@ -29,7 +34,7 @@ for (const name of names)
   }
 for (const name of names.length
   ? names
-  : Object.keys(validations).filter((n) => !['mc-relu', 'mc-wide', 'mc-131072', 'mc-kernel-swap'].includes(n))) {
+  : Object.keys(validations).filter((n) => !['mc-relu', 'mc-wide', 'mc-131072', 'mc-kernel-swap', 'gd-mc'].includes(n))) {
   console.log(`\n## ${name}\n`);
   console.log(await validations[name]());
 }
