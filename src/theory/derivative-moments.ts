@@ -1,6 +1,6 @@
 import type { ActivationName } from '../core/config.js';
 import { activation } from './activations.js';
-import { DEFAULT_QUADRATURE_ORDER } from './expectations.js';
+import { DEFAULT_QUADRATURE_ORDER, weightedHermite } from './expectations.js';
 import { normalRule } from './quadrature.js';
 
 /**
@@ -51,18 +51,7 @@ export function derivativeMoments(name: ActivationName, order = DEFAULT_QUADRATU
   const f = derivatives(name);
   const { z, w } = normalRule(order);
   const n = order;
-  // H[k * n + q] = w_q h_k(z_q)
-  const H = new Float64Array(n * n);
-  for (let q = 0; q < n; q++) {
-    let prev = 0,
-      cur = 1;
-    for (let k = 0; k < n; k++) {
-      H[k * n + q] = w[q] * cur;
-      const next = (z[q] * cur - Math.sqrt(k) * prev) / Math.sqrt(k + 1);
-      prev = cur;
-      cur = next;
-    }
-  }
+  const H = weightedHermite(z, w);
   const cache = new Map<number, Float64Array>();
   /** c^(i)_k(a) at [i * n + k] */
   const coefficients = (a: number) => {

@@ -102,11 +102,12 @@ export function quadratureExpectation(name: ActivationName, order = DEFAULT_QUAD
  * pair costs O(order) instead of the O(order^2) of the product rule. The diagonal (rho = 1) is the
  * 1-d rule itself.
  */
-export function hermiteExpectation(name: ActivationName, order = DEFAULT_QUADRATURE_ORDER): PairExpectation {
-  const { phi, dphi } = activation(name);
-  const { z, w } = normalRule(order);
-  const n = order;
-  // H[k * n + q] = w_q h_k(z_q), by the recurrence h_{k+1} = (z h_k - sqrt(k) h_{k-1}) / sqrt(k + 1)
+/**
+ * H[k * n + q] = w_q h_k(z_q) for the n-point normal rule (z, w) and the normalized Hermite polynomials h_k,
+ * k < n, by the recurrence h_{k+1} = (z h_k - sqrt(k) h_{k-1}) / sqrt(k + 1).
+ */
+export function weightedHermite(z: ArrayLike<number>, w: ArrayLike<number>): Float64Array {
+  const n = z.length;
   const H = new Float64Array(n * n);
   for (let q = 0; q < n; q++) {
     let prev = 0,
@@ -118,6 +119,14 @@ export function hermiteExpectation(name: ActivationName, order = DEFAULT_QUADRAT
       cur = next;
     }
   }
+  return H;
+}
+
+export function hermiteExpectation(name: ActivationName, order = DEFAULT_QUADRATURE_ORDER): PairExpectation {
+  const { phi, dphi } = activation(name);
+  const { z, w } = normalRule(order);
+  const n = order;
+  const H = weightedHermite(z, w);
   const cache = new Map<number, { p: Float64Array; d: Float64Array }>();
   const coefficients = (a: number) => {
     let hit = cache.get(a);

@@ -403,26 +403,16 @@ class Replica {
    */
   private explicitStep(k: number): void {
     const { L } = this.pb;
-    const { P, W } = this;
-    const S = this.opt.samples,
-      q = P * (k + 1);
+    const { P } = this;
     // Delta(t_k) has memory weight 0 at t_k; until the outputs give it, a finite placeholder keeps 0 * Delta(t_k) = 0
     this.delta.fill(0, k * P, (k + 1) * P);
     const responses = this.opt.responses !== 'none';
     for (let i = 0; i < L; i++) {
-      const site = this.layers[i];
-      this.operatorRows(k, i, 'h', 0, P);
-      const Lu = site.l >= 2 ? this.time('factors', () => (this.fU[i]!.extend(k, this.PhiRow[i - 1], W), this.fU[i]!.row(k))) : undefined;
-      this.time('fields', () => site.forward(k, this.Ch[i], Lu));
-      this.time('kernels', () => this.measure(k, i, 'phi', false, S, q));
+      this.forwardLayer(k, i);
       if (responses) this.time('responses', () => this.explicitResponses(k, i, 'up'));
     }
     for (let i = L - 1; i >= 0; i--) {
-      const site = this.layers[i];
-      this.operatorRows(k, i, 'z', 0, P);
-      const Lr = site.l < L ? this.time('factors', () => (this.fR[i]!.extend(k, this.GRow[i + 1], W), this.fR[i]!.row(k))) : undefined;
-      this.time('fields', () => site.backward(k, this.Cz[i], Lr));
-      this.time('kernels', () => this.measure(k, i, 'g', false, S, q));
+      this.backwardLayer(k, i);
       if (responses) this.time('responses', () => this.explicitResponses(k, i, 'down'));
     }
     this.ntkRows(k, 0, P);
@@ -588,25 +578,34 @@ class Replica {
     }
   }
 
+  /** Layer i's forward fields at t_k over the training points, then its Phi rows (memory operators and factor first). */
+  private forwardLayer(k: number, i: number): void {
+    const { P, W } = this;
+    const site = this.layers[i];
+    this.operatorRows(k, i, 'h', 0, P);
+    const Lu = site.l >= 2 ? this.time('factors', () => (this.fU[i]!.extend(k, this.PhiRow[i - 1], W), this.fU[i]!.row(k))) : undefined;
+    this.time('fields', () => site.forward(k, this.Ch[i], Lu));
+    this.time('kernels', () => this.measure(k, i, 'phi', false, this.opt.samples, P * (k + 1)));
+  }
+
+  /** Layer i's backward fields at t_k over the training points, then its G rows. */
+  private backwardLayer(k: number, i: number): void {
+    const { P, W } = this;
+    const site = this.layers[i];
+    this.operatorRows(k, i, 'z', 0, P);
+    const Lr =
+      site.l < this.pb.L ? this.time('factors', () => (this.fR[i]!.extend(k, this.GRow[i + 1], W), this.fR[i]!.row(k))) : undefined;
+    this.time('fields', () => site.backward(k, this.Cz[i], Lr));
+    this.time('kernels', () => this.measure(k, i, 'g', false, this.opt.samples, P * (k + 1)));
+  }
+
   /** One fixed-point sweep at t_k over the training points (see the class comment); `responses`: update their rows. */
   private sweep(k: number, responses: boolean): void {
     const { L } = this.pb;
-    const { P, W } = this;
-    const S = this.opt.samples,
-      q = P * (k + 1);
-    for (let i = L - 1; i >= 0; i--) {
-      const site = this.layers[i];
-      this.operatorRows(k, i, 'z', 0, P);
-      const Lr = site.l < L ? this.time('factors', () => (this.fR[i]!.extend(k, this.GRow[i + 1], W), this.fR[i]!.row(k))) : undefined;
-      this.time('fields', () => site.backward(k, this.Cz[i], Lr));
-      this.time('kernels', () => this.measure(k, i, 'g', false, S, q));
-    }
+    const { P } = this;
+    for (let i = L - 1; i >= 0; i--) this.backwardLayer(k, i);
     for (let i = 0; i < L; i++) {
-      const site = this.layers[i];
-      this.operatorRows(k, i, 'h', 0, P);
-      const Lu = site.l >= 2 ? this.time('factors', () => (this.fU[i]!.extend(k, this.PhiRow[i - 1], W), this.fU[i]!.row(k))) : undefined;
-      this.time('fields', () => site.forward(k, this.Ch[i], Lu));
-      this.time('kernels', () => this.measure(k, i, 'phi', false, S, q));
+      this.forwardLayer(k, i);
       // Gauss-Seidel: the layer above sees this layer's new response row in the same sweep
       if (responses && this.opt.responses !== 'none') this.time('responses', () => this.responseRows(k, i));
     }
